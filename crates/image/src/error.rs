@@ -10,8 +10,9 @@ pub enum PullError {
     Unreachable { registry: String, message: String },
 
     /// The registry has no such tag/digest (HTTP 404 / MANIFEST_UNKNOWN / NAME_UNKNOWN).
-    /// Display matches Docker: `manifest for R not found: manifest unknown: MSG`.
-    #[error("manifest for {reference} not found: manifest unknown: {message}")]
+    /// Display matches Docker: `manifest for R not found: manifest unknown: MSG`
+    /// (`message` carries the registry's error code text and message).
+    #[error("manifest for {reference} not found: {message}")]
     ManifestUnknown { reference: String, message: String },
 
     /// The registry refused us (401/403): authentication will be needed.

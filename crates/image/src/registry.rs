@@ -159,11 +159,14 @@ pub(crate) fn map_error(e: OciDistributionError, r: &Reference, target: Target<'
                 .map(|e| e.message.clone())
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| format!("error from {url}"));
+            // Docker prints the code's text before the registry's message.
             match first.map(|e| &e.code) {
-                Some(OciErrorCode::ManifestUnknown)
-                | Some(OciErrorCode::NameUnknown)
-                | Some(OciErrorCode::NotFound)
-                | Some(OciErrorCode::BlobUnknown) => not_found(message),
+                Some(OciErrorCode::ManifestUnknown) => {
+                    not_found(format!("manifest unknown: {message}"))
+                }
+                Some(OciErrorCode::NameUnknown) => not_found(format!("name unknown: {message}")),
+                Some(OciErrorCode::NotFound) => not_found(format!("not found: {message}")),
+                Some(OciErrorCode::BlobUnknown) => not_found(format!("blob unknown: {message}")),
                 Some(OciErrorCode::Denied) | Some(OciErrorCode::Unauthorized) => {
                     PullError::Unauthorized {
                         repository: r.repo_familiar(),

@@ -395,20 +395,18 @@ impl ImageService {
             existed.push(exists);
         }
 
-        let jobs = image
-            .layers
-            .iter()
-            .zip(diff_ids.iter().zip(&chains))
-            .zip(&existed)
-            .map(|((desc, (diff_id, chain)), existed)| {
-                let layer = LayerJob {
-                    desc,
-                    diff_id,
-                    chain,
-                    announced_existing: *existed,
-                };
-                self.ensure_layer(&client, r, &auth, layer, &tx)
-            });
+        // Collected first: a stream adapter holding this closure across the await makes
+        // the pull future fail the `Send` check tokio::spawn needs (rustc #102211).
+        let mut jobs = Vec::with_capacity(chains.len());
+        for (i, desc) in image.layers.iter().enumerate() {
+            let layer = LayerJob {
+                desc,
+                diff_id: &diff_ids[i],
+                chain: &chains[i],
+                announced_existing: existed[i],
+            };
+            jobs.push(self.ensure_layer(&client, r, &auth, layer, &tx));
+        }
         let results: Vec<(LayerMarker, bool)> = futures::stream::iter(jobs)
             .buffered(self.max_concurrent_downloads)
             .try_collect()

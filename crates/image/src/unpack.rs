@@ -394,8 +394,9 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         let h = entry.header();
-        let uid = h.uid().map_err(UnpackError::Tar)?;
-        let gid = h.gid().map_err(UnpackError::Tar)?;
+        // Go's archive/tar reads an empty numeric field as 0, and images are built with it.
+        let uid = h.uid().unwrap_or(0);
+        let gid = h.gid().unwrap_or(0);
         let (uid, gid) = (to_u32(uid)?, to_u32(gid)?);
         std::os::unix::fs::lchown(path, Some(uid), Some(gid))
             .map_err(|e| UnpackError::io("chown", path, e))
@@ -416,7 +417,7 @@ impl<'a> Applier<'a> {
             fs::set_permissions(path, fs::Permissions::from_mode(mode))
                 .map_err(|e| UnpackError::io("chmod", path, e))?;
         }
-        let mtime = h.mtime().map_err(UnpackError::Tar)?;
+        let mtime = h.mtime().unwrap_or(0);
         self.apply_xattrs(entry, path)?;
         if is_dir {
             self.dir_times.push((path.to_path_buf(), mtime));

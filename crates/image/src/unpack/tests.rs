@@ -264,7 +264,7 @@ fn hardlinks_stay_inside() {
     let outside = f.outside.to_str().unwrap().to_string();
     let data = TarBuilder::new()
         .symlink("a", &outside)
-        .hardlink("h", &format!("a/passwd"))
+        .hardlink("h", "a/passwd")
         .finish();
     assert!(matches!(
         apply_tar(&data[..], &f.root).unwrap_err(),
