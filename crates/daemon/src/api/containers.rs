@@ -1,0 +1,463 @@
+//! `/containers/...` endpoints.
+
+use super::streams::{channel_body, stdcopy_frame, STDERR, STDOUT};
+use super::{qbool, ApiError, ApiResult, AppState, Query};
+use crate::engine::containers::WaitCondition;
+use crate::engine::handle::Output;
+use crate::engine::logs::{self, LogOptions};
+use crate::engine::Engine;
+use crate::model::{Container, CreateBody, Status, ZERO_TIME};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub async fn create(State(engine): State<AppState>, q: Query, body: axum::body::Bytes) -> ApiResult<Response> {
+    let body: CreateBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))?;
+    let (id, warnings) = engine.create_container(q.get("name").map(|s| s.as_str()), body).await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": warnings}))).into_response())
+}
+
+pub async fn start(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.start_container(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn timeout_param(q: &HashMap<String, String>) -> ApiResult<Option<i64>> {
+    match q.get("t").or_else(|| q.get("timeout")) {
+        None => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid timeout {s:?}"))),
+    }
+}
+
+pub async fn stop(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+    let t = timeout_param(&q)?;
+    engine.stop_container(&id, t, q.get("signal").map(|s| s.as_str())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn restart(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+    let t = timeout_param(&q)?;
+    match engine.stop_container(&id, t, q.get("signal").map(|s| s.as_str())).await {
+        Ok(()) | Err(crate::engine::EngineError::NotModified(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    engine.start_container(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn kill(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+    engine.kill_container(&id, q.get("signal").map(|s| s.as_str()).unwrap_or("")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+    engine.remove_container(&id, qbool(&q, "force")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn resize(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+    let dim = |k: &str| -> ApiResult<u16> {
+        q.get(k).map(|s| s.as_str()).unwrap_or("0").parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid {k}")))
+    };
+    engine.resize(&id, dim("h")?, dim("w")?).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Headers go out at once; the body comes when the condition is met (the docker CLI only
+/// starts the container after it has the headers).
+pub async fn wait(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
+    let cond_s = q.get("condition").map(|s| s.as_str()).unwrap_or("");
+    let cond = WaitCondition::parse(cond_s)
+        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("invalid condition: \"{cond_s}\"")))?;
+    let h = engine.find(&id).await?;
+    let (tx, body) = channel_body();
+    tokio::spawn(async move {
+        let code = engine.wait_container(&h, cond).await;
+        let err = h.rec.lock().await.state.error.clone();
+        let error = if err.is_empty() { Value::Null } else { json!({"Message": err}) };
+        let _ = tx.send(Bytes::from(format!("{}\n", json!({"Error": error, "StatusCode": code}))));
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+pub async fn attach(State(engine): State<AppState>, Path(id): Path<String>, q: Query, mut req: Request) -> ApiResult<Response> {
+    let h = engine.find(&id).await?;
+    let (tty, stdin_once, status) = {
+        let c = h.rec.lock().await;
+        (c.config.tty, c.config.stdin_once, c.state.status)
+    };
+    if matches!(status, Status::Exited | Status::Dead | Status::Removing) {
+        return Err(ApiError(StatusCode::CONFLICT, "You cannot attach to a stopped container, start it first".into()));
+    }
+    let want_stdin = qbool(&q, "stdin");
+    let want_stdout = qbool(&q, "stdout");
+    let want_stderr = qbool(&q, "stderr");
+    let upgrade = req.headers().get(header::UPGRADE).is_some();
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    // Subscribe before answering so no output between now and the upgrade is lost.
+    let mut rx = h.subscribe();
+    let engine2 = engine.clone();
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        if want_stdin {
+            let h = h.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => engine2.send_stdin(&h, &buf[..n]),
+                    }
+                }
+                if stdin_once {
+                    engine2.close_stdin(&h);
+                }
+            });
+        }
+        while let Some(o) = rx.recv().await {
+            let bytes = match o {
+                Output::Stdout(b) if want_stdout => if tty { b.to_vec() } else { stdcopy_frame(STDOUT, &b) },
+                Output::Stderr(b) if want_stderr => if tty { b.to_vec() } else { stdcopy_frame(STDERR, &b) },
+                _ => continue,
+            };
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+    });
+    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let mut resp = Response::builder().header(header::CONTENT_TYPE, ctype);
+    resp = if upgrade {
+        resp.status(StatusCode::SWITCHING_PROTOCOLS).header(header::CONNECTION, "Upgrade").header(header::UPGRADE, "tcp")
+    } else {
+        resp.status(StatusCode::OK)
+    };
+    resp.body(Body::empty()).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+pub async fn logs(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
+    let h = engine.find(&id).await?;
+    let opts = LogOptions {
+        stdout: qbool(&q, "stdout"),
+        stderr: qbool(&q, "stderr"),
+        tail: q.get("tail").and_then(|t| t.parse().ok()),
+        since: q.get("since").and_then(|s| logs::parse_time_filter(s)).filter(|s| *s > 0.0),
+        until: q.get("until").and_then(|s| logs::parse_time_filter(s)).filter(|s| *s > 0.0),
+        timestamps: qbool(&q, "timestamps"),
+    };
+    if !opts.stdout && !opts.stderr {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "Bad parameters: you must choose at least one stream".into()));
+    }
+    let follow = qbool(&q, "follow");
+    let (tty, path) = {
+        let c = h.rec.lock().await;
+        (c.config.tty, engine.cfg.container_dir(&c.id).join(format!("{}-json.log", c.id)))
+    };
+    let (tx, body) = channel_body();
+    let frame = move |e: &logs::LogEntry| -> Bytes {
+        let data = logs::render(e, opts.timestamps);
+        if tty {
+            Bytes::from(data)
+        } else {
+            Bytes::from(stdcopy_frame(if e.stream == "stderr" { STDERR } else { STDOUT }, &data))
+        }
+    };
+    let (entries, mut offset) = logs::read_entries(&path, 0).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    for e in logs::select(entries, &opts) {
+        let _ = tx.send(frame(&e));
+    }
+    if follow {
+        let opts = LogOptions { tail: None, ..opts };
+        tokio::spawn(async move {
+            let mut exits = h.exit_tx.subscribe();
+            loop {
+                let running = h.rec.lock().await.is_running();
+                let removed = exits.borrow().removed;
+                match logs::read_entries(&path, offset) {
+                    Ok((entries, off)) => {
+                        offset = off;
+                        let got = !entries.is_empty();
+                        for e in logs::select(entries, &opts) {
+                            if tx.send(frame(&e)).is_err() {
+                                return;
+                            }
+                        }
+                        if !got && (!running || removed) {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                // The shim appends to the file; poll it, waking early on an exit.
+                let _ = tokio::time::timeout(std::time::Duration::from_millis(100), exits.changed()).await;
+            }
+        });
+    }
+    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
+}
+
+pub async fn inspect(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let h = engine.find(&id).await?;
+    let c = h.rec.lock().await.clone();
+    Ok(Json(inspect_json(&engine, &c)))
+}
+
+fn image_ref_for(engine: &Engine, c: &Container) -> String {
+    c.config.image.clone().chars().collect::<String>().trim().to_string().if_empty(|| engine.image_tags(&c.image_id).first().cloned().unwrap_or_default())
+}
+
+trait IfEmpty {
+    fn if_empty(self, f: impl FnOnce() -> String) -> String;
+}
+impl IfEmpty for String {
+    fn if_empty(self, f: impl FnOnce() -> String) -> String {
+        if self.is_empty() {
+            f()
+        } else {
+            self
+        }
+    }
+}
+
+fn networks_json(c: &Container) -> Value {
+    let mode = c.host_config.network_mode.as_str();
+    let mut ep = json!({
+        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "", "EndpointID": "",
+        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null
+    });
+    if let Some(e) = &c.endpoint {
+        ep["MacAddress"] = json!(e.mac);
+        ep["Gateway"] = json!(e.gateway);
+        ep["IPAddress"] = json!(e.ip);
+        ep["IPPrefixLen"] = json!(e.prefix_len);
+        ep["NetworkID"] = json!(e.bridge);
+        ep["EndpointID"] = json!(e.host_veth);
+    }
+    json!({ mode: ep })
+}
+
+pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
+    let s = &c.state;
+    let paths = crate::rootfs::ContainerPaths::new(engine.cfg.container_dir(&c.id));
+    let ep = c.endpoint.clone();
+    let mut config = serde_json::to_value(&c.config).unwrap_or(Value::Null);
+    config["Image"] = json!(image_ref_for(engine, c));
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": s.status.as_str(),
+            "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
+            "Paused": s.status == Status::Paused,
+            "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == Status::Dead,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": s.started_at,
+            "FinishedAt": s.finished_at,
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": paths.resolv_conf(),
+        "HostnamePath": paths.hostname(),
+        "HostsPath": paths.hosts(),
+        "LogPath": paths.log_path(&c.id),
+        "Name": format!("/{}", c.name),
+        "RestartCount": c.restart_count,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": c.host_config,
+        "GraphDriver": {"Name": "overlay2", "Data": {
+            "LowerDir": engine.images.layer_dirs(&c.layers).unwrap_or_default().iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
+            "MergedDir": paths.merged(), "UpperDir": paths.upper(), "WorkDir": paths.work()}},
+        "Mounts": [],
+        "Config": config,
+        "NetworkSettings": {
+            "Bridge": "", "SandboxID": "", "SandboxKey": if s.pid > 0 && c.host_config.network_mode != "host" { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
+            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+            "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+            "EndpointID": ep.as_ref().map(|e| e.host_veth.clone()).unwrap_or_default(),
+            "Gateway": ep.as_ref().map(|e| e.gateway.clone()).unwrap_or_default(),
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "IPAddress": ep.as_ref().map(|e| e.ip.clone()).unwrap_or_default(),
+            "IPPrefixLen": ep.as_ref().map(|e| e.prefix_len).unwrap_or(0),
+            "IPv6Gateway": "",
+            "MacAddress": ep.as_ref().map(|e| e.mac.clone()).unwrap_or_default(),
+            "Networks": networks_json(c),
+        }
+    })
+}
+
+/// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created` — as `docker ps` shows.
+pub fn status_text(c: &Container, now: chrono::DateTime<chrono::Utc>) -> String {
+    let since = |t: &str| -> String {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds().max(0)))
+            .unwrap_or_default()
+    };
+    match c.state.status {
+        Status::Running => format!("Up {}", since(&c.state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", since(&c.state.started_at)),
+        Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, since(&c.state.finished_at)),
+        Status::Exited if c.state.finished_at != ZERO_TIME => {
+            format!("Exited ({}) {} ago", c.state.exit_code, since(&c.state.finished_at))
+        }
+        Status::Exited | Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 1 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s / 60 == 1 => "About a minute".into(),
+        s if s < 3600 => format!("{} minutes", s / 60),
+        s if (s as f64 / 3600.0).round() as i64 == 1 => "About an hour".into(),
+        s if s < 48 * 3600 => format!("{} hours", (s as f64 / 3600.0).round() as i64),
+        s if s < 7 * 24 * 3600 * 2 => format!("{} days", s / 86400),
+        s if s < 30 * 24 * 3600 * 3 => format!("{} weeks", s / (7 * 86400)),
+        s if s < 365 * 24 * 3600 * 2 => format!("{} months", s / (30 * 86400)),
+        s => format!("{} years", s / (365 * 86400)),
+    }
+}
+
+fn filter_values(filters: &Value, key: &str) -> Vec<String> {
+    match filters.get(key) {
+        // Docker's filters are `{"key": {"value": true}}`; old clients send `{"key": ["value"]}`.
+        Some(Value::Object(m)) => m.keys().cloned().collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        _ => vec![],
+    }
+}
+
+fn matches_filters(c: &Container, filters: &Value) -> bool {
+    let ids = filter_values(filters, "id");
+    if !ids.is_empty() && !ids.iter().any(|i| c.id.starts_with(i.as_str())) {
+        return false;
+    }
+    let names = filter_values(filters, "name");
+    if !names.is_empty() && !names.iter().any(|n| c.name.contains(n.trim_start_matches('/'))) {
+        return false;
+    }
+    let statuses = filter_values(filters, "status");
+    if !statuses.is_empty() && !statuses.iter().any(|s| s == c.state.status.as_str()) {
+        return false;
+    }
+    let labels = c.config.labels.clone().unwrap_or_default();
+    for l in filter_values(filters, "label") {
+        let ok = match l.split_once('=') {
+            Some((k, v)) => labels.get(k).map(|x| x == v).unwrap_or(false),
+            None => labels.contains_key(&l),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Value>> {
+    let all = qbool(&q, "all");
+    let filters: Value = match q.get("filters") {
+        Some(f) if !f.is_empty() => {
+            serde_json::from_str(f).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid filter: {e}")))?
+        }
+        _ => json!({}),
+    };
+    let statuses = filter_values(&filters, "status");
+    let now = chrono::Utc::now();
+    let mut rows: Vec<Container> = Vec::new();
+    for h in engine.handles() {
+        let c = h.rec.lock().await.clone();
+        if !all && statuses.is_empty() && !c.is_running() {
+            continue;
+        }
+        if matches_filters(&c, &filters) {
+            rows.push(c);
+        }
+    }
+    rows.sort_by(|a, b| b.created.cmp(&a.created));
+    if let Some(n) = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|n| *n > 0) {
+        rows.truncate(n);
+    }
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|c| {
+            let created = chrono::DateTime::parse_from_rfc3339(&c.created).map(|t| t.timestamp()).unwrap_or(0);
+            let mut command = vec![c.path.clone()];
+            command.extend(c.args.iter().cloned());
+            json!({
+                "Id": c.id,
+                "Names": [format!("/{}", c.name)],
+                "Image": image_ref_for(&engine, c),
+                "ImageID": c.image_id,
+                "Command": command.join(" "),
+                "Created": created,
+                "Ports": [],
+                "Labels": c.config.labels.clone().unwrap_or_default(),
+                "State": c.state.status.as_str(),
+                "Status": status_text(c, now),
+                "HostConfig": {"NetworkMode": c.host_config.network_mode},
+                "NetworkSettings": {"Networks": networks_json(c)},
+                "Mounts": []
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
+#[allow(dead_code)]
+fn _assert_send(e: Arc<Engine>) -> impl Send {
+    async move { e.handles().len() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_docker() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(5), "5 seconds");
+        assert_eq!(human_duration(70), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(3 * 3600), "3 hours");
+    }
+
+    #[test]
+    fn filters_accept_both_shapes() {
+        let f: Value = serde_json::from_str(r#"{"status":{"running":true},"label":["a=b"]}"#).unwrap();
+        assert_eq!(filter_values(&f, "status"), vec!["running".to_string()]);
+        assert_eq!(filter_values(&f, "label"), vec!["a=b".to_string()]);
+    }
+}

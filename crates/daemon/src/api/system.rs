@@ -1,0 +1,133 @@
+//! `/_ping`, `/version`, `/info` and the clean 404s `docker inspect` probes.
+
+use super::{ApiError, AppState, API_VERSION, MIN_API_VERSION};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn ping() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate")],
+        "OK",
+    )
+        .into_response()
+}
+
+fn kernel_version() -> String {
+    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+pub async fn version() -> Json<Value> {
+    let kernel = kernel_version();
+    let v = env!("CARGO_PKG_VERSION");
+    Json(json!({
+        "Platform": {"Name": "pouch"},
+        "Components": [{
+            "Name": "Engine", "Version": v,
+            "Details": {"ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": "", "Experimental": "false",
+                        "GitCommit": "", "GoVersion": "n/a (rust)", "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+        }],
+        "Version": v,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "",
+        "GoVersion": "n/a (rust)",
+        "Os": "linux",
+        "Arch": std::env::consts::ARCH.replace("x86_64", "amd64"),
+        "KernelVersion": kernel,
+        "BuildTime": ""
+    }))
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())))
+        .flatten()
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+pub async fn info(State(engine): State<AppState>) -> Json<Value> {
+    let (total, running, paused, stopped) = engine.container_counts().await;
+    let images = engine.image_index().by_id.len();
+    let cfg = &engine.cfg;
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut insecure: Vec<String> = vec!["127.0.0.0/8".into()];
+    insecure.extend(cfg.flags.insecure_registries.iter().cloned());
+    Json(json!({
+        "ID": engine.daemon_id,
+        "Containers": total, "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
+        "Images": images,
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": null, "Log": ["json-file"]},
+        "MemoryLimit": true, "SwapLimit": true, "KernelMemory": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,
+        "CPUShares": true, "CPUSet": true, "PidsLimit": true, "IPv4Forwarding": true, "BridgeNfIptables": true,
+        "BridgeNfIp6tables": true, "Debug": false, "NFd": 0, "OomKillDisable": true, "NGoroutines": 0,
+        "SystemTime": super::super::engine::now_rfc3339(),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_version,
+        "NEventsListener": 0,
+        "KernelVersion": kernel_version(),
+        "OperatingSystem": os_name(),
+        "OSVersion": "",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": null, "AllowNondistributableArtifactsHostnames": null,
+                           "InsecureRegistryCIDRs": insecure, "IndexConfigs": {}, "Mirrors": []},
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem_total(),
+        "GenericResources": null,
+        "DockerRootDir": cfg.flags.data_root,
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+        "Name": hostname,
+        "Labels": [],
+        "ExperimentalBuild": false,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Runtimes": {"runc": {"path": cfg.runtime_path}},
+        "DefaultRuntime": "runc",
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
+        "LiveRestoreEnabled": cfg.flags.live_restore,
+        "Isolation": "",
+        "InitBinary": "",
+        "ContainerdCommit": {"ID": "", "Expected": ""},
+        "RuncCommit": {"ID": "", "Expected": ""},
+        "InitCommit": {"ID": "", "Expected": ""},
+        "SecurityOptions": ["name=seccomp,profile=unconfined"],
+        "DefaultAddressPools": [{"Base": engine.bridge.subnet().to_string(), "Size": engine.bridge.subnet().prefix_len()}],
+        "Warnings": []
+    }))
+}
+
+pub async fn no_such_network(Path(id): Path<String>) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("network {id} not found"))
+}
+
+pub async fn no_such_volume(Path(id): Path<String>) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("get {id}: no such volume"))
+}
+
+pub async fn no_such_plugin(Path(id): Path<String>) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("plugin \"{id}\" not found"))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "page not found".into())
+}

@@ -1,0 +1,139 @@
+//! Reading a container's json-file log (written by pouch-shim) for `logs`.
+
+use serde::Deserialize;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogEntry {
+    pub log: String,
+    pub stream: String,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Keep only the last N entries.
+    pub tail: Option<usize>,
+    /// Unix time (seconds, fractional): only entries at or after it.
+    pub since: Option<f64>,
+    pub until: Option<f64>,
+    pub timestamps: bool,
+}
+
+impl LogOptions {
+    pub fn wants(&self, e: &LogEntry) -> bool {
+        let stream_ok = match e.stream.as_str() {
+            "stdout" => self.stdout,
+            "stderr" => self.stderr,
+            _ => false,
+        };
+        if !stream_ok {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let t = entry_unix_time(e).unwrap_or(0.0);
+            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t > u) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn entry_unix_time(e: &LogEntry) -> Option<f64> {
+    let t = chrono::DateTime::parse_from_rfc3339(&e.time).ok()?;
+    Some(t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
+}
+
+/// Docker's `since`/`until` query values: unix seconds with optional fraction, or RFC 3339.
+pub fn parse_time_filter(s: &str) -> Option<f64> {
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(v) = s.parse::<f64>() {
+        return Some(v);
+    }
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
+}
+
+/// Read every complete entry from `offset`; returns the entries and the offset after them.
+pub fn read_entries(path: &Path, offset: u64) -> std::io::Result<(Vec<LogEntry>, u64)> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], offset)),
+        Err(e) => return Err(e),
+    };
+    f.seek(SeekFrom::Start(offset))?;
+    let mut r = BufReader::new(f);
+    let mut out = Vec::new();
+    let mut pos = offset;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = r.read_line(&mut line)?;
+        if n == 0 || !line.ends_with('\n') {
+            // A partial line is still being written: read it next time.
+            break;
+        }
+        pos += n as u64;
+        if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
+            out.push(e);
+        }
+    }
+    Ok((out, pos))
+}
+
+/// Entries matching `opts`, honouring `tail`.
+pub fn select(entries: Vec<LogEntry>, opts: &LogOptions) -> Vec<LogEntry> {
+    let mut v: Vec<LogEntry> = entries.into_iter().filter(|e| opts.wants(e)).collect();
+    if let Some(n) = opts.tail {
+        if v.len() > n {
+            v.drain(..v.len() - n);
+        }
+    }
+    v
+}
+
+/// The bytes one entry produces on the wire (with the timestamp prefix if asked).
+pub fn render(e: &LogEntry, timestamps: bool) -> Vec<u8> {
+    if timestamps {
+        format!("{} {}", e.time, e.log).into_bytes()
+    } else {
+        e.log.clone().into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reads_filters_and_tails() {
+        let d = std::env::temp_dir().join(format!("pouch-logs-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("x-json.log");
+        let mut f = std::fs::File::create(&p).unwrap();
+        writeln!(f, r#"{{"log":"a\n","stream":"stdout","time":"2026-01-01T00:00:01.000000000Z"}}"#).unwrap();
+        writeln!(f, r#"{{"log":"b\n","stream":"stderr","time":"2026-01-01T00:00:02.000000000Z"}}"#).unwrap();
+        writeln!(f, r#"{{"log":"c\n","stream":"stdout","time":"2026-01-01T00:00:03.000000000Z"}}"#).unwrap();
+        write!(f, r#"{{"log":"partial"#).unwrap();
+        let (all, off) = read_entries(&p, 0).unwrap();
+        assert_eq!(all.len(), 3);
+        let (more, off2) = read_entries(&p, off).unwrap();
+        assert!(more.is_empty());
+        assert_eq!(off, off2);
+        let out = LogOptions { stdout: true, ..Default::default() };
+        let v = select(all.clone(), &out);
+        assert_eq!(v.iter().map(|e| e.log.as_str()).collect::<Vec<_>>(), vec!["a\n", "c\n"]);
+        let tail = LogOptions { stdout: true, stderr: true, tail: Some(1), ..Default::default() };
+        assert_eq!(select(all.clone(), &tail)[0].log, "c\n");
+        let since = LogOptions { stdout: true, stderr: true, since: parse_time_filter("1767225602"), ..Default::default() };
+        assert_eq!(select(all.clone(), &since).len(), 2);
+        assert_eq!(render(&all[0], true), b"2026-01-01T00:00:01.000000000Z a\n".to_vec());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

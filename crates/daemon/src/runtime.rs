@@ -1,0 +1,99 @@
+//! The OCI runtime binary behind a small trait. runc today; crun/runsc/kata by name later.
+
+use std::path::PathBuf;
+use tokio::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RuntimeError(pub String);
+
+/// What pouchd asks of an OCI runtime directly (`create` is run by pouch-shim).
+#[allow(async_fn_in_trait)]
+pub trait OciRuntime {
+    fn path(&self) -> &std::path::Path;
+    fn root(&self) -> &std::path::Path;
+    async fn start(&self, id: &str) -> Result<(), RuntimeError>;
+    async fn kill(&self, id: &str, signal: &str, all: bool) -> Result<(), RuntimeError>;
+    async fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError>;
+    /// Ids of the containers this runtime root knows.
+    async fn list(&self) -> Result<Vec<String>, RuntimeError>;
+}
+
+pub struct Runc {
+    pub path: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Runc {
+    async fn run(&self, args: &[&str]) -> Result<Vec<u8>, RuntimeError> {
+        let out = Command::new(&self.path)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| RuntimeError(format!("exec {}: {e}", self.path.display())))?;
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            Err(RuntimeError(runc_message(&msg)))
+        }
+    }
+}
+
+/// runc prints `time=... level=error msg="..."` lines or a plain message; keep the message.
+fn runc_message(stderr: &str) -> String {
+    let last = stderr.lines().last().unwrap_or(stderr);
+    if let Some(i) = last.find("msg=\"") {
+        let rest = &last[i + 5..];
+        return rest.trim_end_matches('"').replace("\\\"", "\"");
+    }
+    last.to_string()
+}
+
+impl OciRuntime for Runc {
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+    fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        self.run(&["start", id]).await.map(|_| ())
+    }
+    async fn kill(&self, id: &str, signal: &str, all: bool) -> Result<(), RuntimeError> {
+        if all {
+            self.run(&["kill", "--all", id, signal]).await.map(|_| ())
+        } else {
+            self.run(&["kill", id, signal]).await.map(|_| ())
+        }
+    }
+    async fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
+        let r = if force { self.run(&["delete", "--force", id]).await } else { self.run(&["delete", id]).await };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if e.0.contains("does not exist") || e.0.contains("not found") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+    async fn list(&self) -> Result<Vec<String>, RuntimeError> {
+        let out = self.run(&["list", "--format", "json"]).await?;
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
+        Ok(v.as_array()
+            .map(|a| a.iter().filter_map(|c| c["id"].as_str().map(String::from)).collect())
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_messages() {
+        assert_eq!(runc_message("time=\"x\" level=error msg=\"container not running\""), "container not running");
+        assert_eq!(runc_message("plain failure"), "plain failure");
+    }
+}
