@@ -320,7 +320,13 @@ async fn run(client: &Client, a: RunArgs) -> Result<i32> {
         }
     }
     drop(raw);
-    if let Some(e) = stream_err {
+    // A closed stdout (`pouch run ... | head`) is not worth a message.
+    let broken_pipe = |e: &anyhow::Error| {
+        e.downcast_ref::<std::io::Error>()
+            .map(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .unwrap_or(false)
+    };
+    if let Some(e) = stream_err.filter(|e| !broken_pipe(e)) {
         eprintln!("pouch: error reading the container's output: {e:#}");
     }
 
