@@ -61,14 +61,20 @@ impl Config {
         for h in &flags.hosts {
             match h.strip_prefix("unix://") {
                 Some(p) if !p.is_empty() => sockets.push(PathBuf::from(p)),
-                _ => return Err(format!("unsupported host {h:?}: only unix:///path sockets are supported")),
+                _ => {
+                    return Err(format!(
+                        "unsupported host {h:?}: only unix:///path sockets are supported"
+                    ))
+                }
             }
         }
-        let runtime_path = find_in_path(&flags.runtime).ok_or_else(|| format!("OCI runtime {:?} not found in PATH", flags.runtime))?;
+        let runtime_path = find_in_path(&flags.runtime)
+            .ok_or_else(|| format!("OCI runtime {:?} not found in PATH", flags.runtime))?;
         let shim_path = match &flags.shim {
             Some(p) => p.clone(),
             None => {
-                let exe = std::env::current_exe().map_err(|e| format!("cannot locate pouchd binary: {e}"))?;
+                let exe = std::env::current_exe()
+                    .map_err(|e| format!("cannot locate pouchd binary: {e}"))?;
                 exe.with_file_name("pouch-shim")
             }
         };
@@ -76,7 +82,13 @@ impl Config {
             return Err(format!("pouch-shim not found at {}", shim_path.display()));
         }
         let cgroup_parent = derived_name("pouch", &flags.exec_root, DEFAULT_EXEC_ROOT);
-        Ok(Config { flags, sockets, runtime_path, shim_path, cgroup_parent })
+        Ok(Config {
+            flags,
+            sockets,
+            runtime_path,
+            shim_path,
+            cgroup_parent,
+        })
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -94,7 +106,10 @@ impl Config {
     }
     /// Shim control socket; short on purpose (unix socket paths max out at 107 bytes).
     pub fn shim_socket(&self, id: &str) -> PathBuf {
-        self.flags.exec_root.join("s").join(format!("{}.sock", &id[..16]))
+        self.flags
+            .exec_root
+            .join("s")
+            .join(format!("{}.sock", &id[..16]))
     }
     pub fn cgroups_path(&self, id: &str) -> String {
         format!("/{}/{}", self.cgroup_parent, id)
@@ -115,8 +130,11 @@ pub fn find_in_path(name: &str) -> Option<PathBuf> {
         let p = PathBuf::from(name);
         return p.exists().then_some(p);
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 #[cfg(test)]
@@ -135,7 +153,10 @@ mod tests {
 
     #[test]
     fn derived_names_differ_per_root() {
-        assert_eq!(derived_name("pouch", "/run/pouch".as_ref(), DEFAULT_EXEC_ROOT), "pouch");
+        assert_eq!(
+            derived_name("pouch", "/run/pouch".as_ref(), DEFAULT_EXEC_ROOT),
+            "pouch"
+        );
         let a = derived_name("pouch", "/tmp/a".as_ref(), DEFAULT_EXEC_ROOT);
         let b = derived_name("pouch", "/tmp/b".as_ref(), DEFAULT_EXEC_ROOT);
         assert_ne!(a, b);

@@ -35,7 +35,10 @@ fn lock_file(path: &Path, what: &str) -> anyhow::Result<Flock<File>> {
         .open(path)
         .with_context(|| format!("open {}", path.display()))?;
     Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-        anyhow::anyhow!("{what} {} is locked ({e}): is another pouchd running on it?", path.display())
+        anyhow::anyhow!(
+            "{what} {} is locked ({e}): is another pouchd running on it?",
+            path.display()
+        )
     })
 }
 
@@ -45,19 +48,24 @@ async fn bind_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
         if tokio::net::UnixStream::connect(path).await.is_ok() {
             bail!("socket {} is in use by another daemon", path.display());
         }
-        std::fs::remove_file(path).with_context(|| format!("remove stale socket {}", path.display()))?;
+        std::fs::remove_file(path)
+            .with_context(|| format!("remove stale socket {}", path.display()))?;
     }
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d)?;
     }
-    let l = tokio::net::UnixListener::bind(path).with_context(|| format!("listen on {}", path.display()))?;
+    let l = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("listen on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(l)
 }
 
 async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         return "none";
     };
@@ -69,7 +77,8 @@ async fn shutdown_signal() -> &'static str {
 
 async fn run(flags: Flags) -> anyhow::Result<()> {
     let cfg = Config::resolve(flags).map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(&cfg.flags.data_root).with_context(|| format!("create {}", cfg.flags.data_root.display()))?;
+    std::fs::create_dir_all(&cfg.flags.data_root)
+        .with_context(|| format!("create {}", cfg.flags.data_root.display()))?;
     let _root_lock = lock_file(&cfg.flags.data_root.join("pouchd.lock"), "data root")?;
     let _exec_lock = lock_file(&cfg.flags.exec_root.join("pouchd.lock"), "exec root")?;
     let mut pid_lock = lock_file(&cfg.flags.pidfile, "pid file")?;
@@ -89,8 +98,14 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     engine::restore::reconcile(&engine).await;
 
     let app = api::router(engine.clone());
-    let app = axum::middleware::map_request(|req: axum::extract::Request| async move { api::strip_version(req) }).layer(app);
-    let app = axum::middleware::map_response(|resp: axum::response::Response| async move { api::add_server_headers(resp) }).layer(app);
+    let app = axum::middleware::map_request(|req: axum::extract::Request| async move {
+        api::strip_version(req)
+    })
+    .layer(app);
+    let app = axum::middleware::map_response(|resp: axum::response::Response| async move {
+        api::add_server_headers(resp)
+    })
+    .layer(app);
     for (path, l) in listeners {
         let svc = app.clone().into_make_service();
         info!(socket = %path.display(), "API listening");
@@ -117,9 +132,19 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     let flags = Flags::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&flags.log_level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let filter = tracing_subscriber::EnvFilter::try_new(&flags.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    // Colours only on a terminal: logs usually go to files and journals.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pouchd: cannot start runtime: {e}");

@@ -56,6 +56,9 @@ pub struct ContainerConfig {
 pub struct HostConfig {
     pub network_mode: String,
     pub auto_remove: bool,
+    /// `[rows, cols]` of the client's terminal: the pty starts at that size (no resize race).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<[u32; 2]>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -158,11 +161,11 @@ pub struct Container {
 }
 
 impl Container {
-    pub fn short_id(&self) -> &str {
-        &self.id[..12]
-    }
     pub fn is_running(&self) -> bool {
-        matches!(self.state.status, Status::Running | Status::Paused | Status::Restarting)
+        matches!(
+            self.state.status,
+            Status::Running | Status::Paused | Status::Restarting
+        )
     }
 }
 
@@ -187,10 +190,18 @@ impl Image {
         self.config.get("config").unwrap_or(&Value::Null)
     }
     pub fn run_config_strings(&self, key: &str) -> Option<Vec<String>> {
-        self.run_config().get(key)?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        self.run_config().get(key)?.as_array().map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
     }
     pub fn run_config_str(&self, key: &str) -> String {
-        self.run_config().get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+        self.run_config()
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
     }
 }
 

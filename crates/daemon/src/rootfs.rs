@@ -54,12 +54,30 @@ pub fn mount_overlay(paths: &ContainerPaths, lower_dirs: &[PathBuf]) -> io::Resu
     if is_mounted(&paths.merged()) {
         return Ok(());
     }
-    let lower = lower_dirs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
+    let lower = lower_dirs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
     if lower.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "image has no layers"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "image has no layers",
+        ));
     }
-    let opts = format!("lowerdir={lower},upperdir={},workdir={}", paths.upper().display(), paths.work().display());
-    mount(Some("overlay"), &paths.merged(), Some("overlay"), MsFlags::empty(), Some(opts.as_str())).map_err(io::Error::from)
+    let opts = format!(
+        "lowerdir={lower},upperdir={},workdir={}",
+        paths.upper().display(),
+        paths.work().display()
+    );
+    mount(
+        Some("overlay"),
+        &paths.merged(),
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(io::Error::from)
 }
 
 /// Unmount the overlay if it is mounted; idempotent.
@@ -76,16 +94,24 @@ pub fn unmount_overlay(paths: &ContainerPaths) -> io::Result<()> {
 
 /// Whether `path` is a mount point (listed in /proc/self/mountinfo).
 pub fn is_mounted(path: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
     let want = path.to_string_lossy();
     info.lines().any(|l| l.split(' ').nth(4) == Some(&want))
 }
 
 /// Every mount point under `dir` (for reconciling leftovers).
 pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return vec![] };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
     let prefix = format!("{}/", dir.to_string_lossy());
-    info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).map(PathBuf::from).collect()
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// Write a file atomically: temp file, fsync, rename.
@@ -121,7 +147,10 @@ pub fn container_resolv_conf(host: &str, own_netns: bool) -> String {
     host.lines()
         .filter(|l| {
             let mut it = l.split_whitespace();
-            !(it.next() == Some("nameserver") && it.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+            !(it.next() == Some("nameserver")
+                && it
+                    .next()
+                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -135,25 +164,42 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), S
     resolve_user_in(&passwd, &group, user)
 }
 
-pub fn resolve_user_in(passwd: &str, group: &str, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
+pub fn resolve_user_in(
+    passwd: &str,
+    group: &str,
+    user: &str,
+) -> Result<(u32, u32, Vec<u32>), String> {
     let (u, g) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
     };
     let u = if u.is_empty() { "0" } else { u };
-    let entries: Vec<Vec<&str>> = passwd.lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 4).collect();
+    let entries: Vec<Vec<&str>> = passwd
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 4)
+        .collect();
     let (uid, name, primary_gid) = if let Ok(uid) = u.parse::<u32>() {
         let e = entries.iter().find(|f| f[2].parse() == Ok(uid));
-        (uid, e.map(|f| f[0].to_string()), e.and_then(|f| f[3].parse::<u32>().ok()))
+        (
+            uid,
+            e.map(|f| f[0].to_string()),
+            e.and_then(|f| f[3].parse::<u32>().ok()),
+        )
     } else {
-        let e = entries
-            .iter()
-            .find(|f| f[0] == u)
-            .ok_or_else(|| format!("unable to find user {u}: no matching entries in passwd file"))?;
-        let uid = e[2].parse::<u32>().map_err(|_| format!("invalid uid for user {u}"))?;
+        let e = entries.iter().find(|f| f[0] == u).ok_or_else(|| {
+            format!("unable to find user {u}: no matching entries in passwd file")
+        })?;
+        let uid = e[2]
+            .parse::<u32>()
+            .map_err(|_| format!("invalid uid for user {u}"))?;
         (uid, Some(u.to_string()), e[3].parse::<u32>().ok())
     };
-    let groups: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect()).filter(|f: &Vec<&str>| f.len() >= 3).collect();
+    let groups: Vec<Vec<&str>> = group
+        .lines()
+        .map(|l| l.split(':').collect())
+        .filter(|f: &Vec<&str>| f.len() >= 3)
+        .collect();
     let gid = match g {
         Some(g) if !g.is_empty() => match g.parse::<u32>() {
             Ok(gid) => gid,
@@ -161,7 +207,9 @@ pub fn resolve_user_in(passwd: &str, group: &str, user: &str) -> Result<(u32, u3
                 .iter()
                 .find(|f| f[0] == g)
                 .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?,
+                .ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                })?,
         },
         _ => primary_gid.unwrap_or(0),
     };
@@ -190,17 +238,34 @@ mod tests {
     #[test]
     fn users_resolve_like_docker() {
         assert_eq!(resolve_user_in(PASSWD, GROUP, ""), Ok((0, 0, vec![])));
-        assert_eq!(resolve_user_in(PASSWD, GROUP, "app"), Ok((1000, 1000, vec![10])));
-        assert_eq!(resolve_user_in(PASSWD, GROUP, "1000:10"), Ok((1000, 10, vec![])));
-        assert_eq!(resolve_user_in(PASSWD, GROUP, "4242"), Ok((4242, 0, vec![])));
-        assert_eq!(resolve_user_in(PASSWD, GROUP, "app:root"), Ok((1000, 0, vec![10])));
-        assert!(resolve_user_in(PASSWD, GROUP, "nobody").unwrap_err().contains("unable to find user nobody"));
+        assert_eq!(
+            resolve_user_in(PASSWD, GROUP, "app"),
+            Ok((1000, 1000, vec![10]))
+        );
+        assert_eq!(
+            resolve_user_in(PASSWD, GROUP, "1000:10"),
+            Ok((1000, 10, vec![]))
+        );
+        assert_eq!(
+            resolve_user_in(PASSWD, GROUP, "4242"),
+            Ok((4242, 0, vec![]))
+        );
+        assert_eq!(
+            resolve_user_in(PASSWD, GROUP, "app:root"),
+            Ok((1000, 0, vec![10]))
+        );
+        assert!(resolve_user_in(PASSWD, GROUP, "nobody")
+            .unwrap_err()
+            .contains("unable to find user nobody"));
     }
 
     #[test]
     fn resolv_conf_drops_loopback_nameservers() {
         let host = "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch x\n";
-        assert_eq!(container_resolv_conf(host, true), "nameserver 10.0.0.2\nsearch x\n");
+        assert_eq!(
+            container_resolv_conf(host, true),
+            "nameserver 10.0.0.2\nsearch x\n"
+        );
         assert_eq!(container_resolv_conf(host, false), host);
     }
 

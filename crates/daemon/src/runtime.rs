@@ -10,8 +10,6 @@ pub struct RuntimeError(pub String);
 /// What pouchd asks of an OCI runtime directly (`create` is run by pouch-shim).
 #[allow(async_fn_in_trait)]
 pub trait OciRuntime {
-    fn path(&self) -> &std::path::Path;
-    fn root(&self) -> &std::path::Path;
     async fn start(&self, id: &str) -> Result<(), RuntimeError>;
     async fn kill(&self, id: &str, signal: &str, all: bool) -> Result<(), RuntimeError>;
     async fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError>;
@@ -54,12 +52,6 @@ fn runc_message(stderr: &str) -> String {
 }
 
 impl OciRuntime for Runc {
-    fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-    fn root(&self) -> &std::path::Path {
-        &self.root
-    }
     async fn start(&self, id: &str) -> Result<(), RuntimeError> {
         self.run(&["start", id]).await.map(|_| ())
     }
@@ -71,7 +63,11 @@ impl OciRuntime for Runc {
         }
     }
     async fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
-        let r = if force { self.run(&["delete", "--force", id]).await } else { self.run(&["delete", id]).await };
+        let r = if force {
+            self.run(&["delete", "--force", id]).await
+        } else {
+            self.run(&["delete", id]).await
+        };
         match r {
             Ok(_) => Ok(()),
             Err(e) if e.0.contains("does not exist") || e.0.contains("not found") => Ok(()),
@@ -82,7 +78,11 @@ impl OciRuntime for Runc {
         let out = self.run(&["list", "--format", "json"]).await?;
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
         Ok(v.as_array()
-            .map(|a| a.iter().filter_map(|c| c["id"].as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["id"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 }
@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn runc_messages() {
-        assert_eq!(runc_message("time=\"x\" level=error msg=\"container not running\""), "container not running");
+        assert_eq!(
+            runc_message("time=\"x\" level=error msg=\"container not running\""),
+            "container not running"
+        );
         assert_eq!(runc_message("plain failure"), "plain failure");
     }
 }

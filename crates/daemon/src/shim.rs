@@ -46,8 +46,12 @@ pub async fn spawn(a: &ShimArgs<'_>) -> Result<(u32, u32), String> {
     if a.stdin {
         cmd.arg("--stdin");
     }
-    cmd.stdin(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-    let out = cmd.output().await.map_err(|e| format!("cannot run {}: {e}", a.shim.display()))?;
+    cmd.stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", a.shim.display()))?;
     let line = String::from_utf8_lossy(&out.stdout);
     match serde_json::from_str::<Ready>(line.trim()) {
         Ok(Ready::Ok { pid, shim_pid }) => Ok((pid, shim_pid)),
@@ -77,23 +81,40 @@ pub struct ShimConn {
 pub async fn connect(socket: &Path) -> std::io::Result<ShimConn> {
     let stream = UnixStream::connect(socket).await?;
     let (mut reader, writer) = stream.into_split();
-    let (kind, payload) = read_frame(&mut reader)
-        .await?
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "shim closed before hello"))?;
+    let (kind, payload) = read_frame(&mut reader).await?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "shim closed before hello",
+        )
+    })?;
     if kind != Kind::Hello {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "shim did not say hello"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "shim did not say hello",
+        ));
     }
-    let hello: Hello = serde_json::from_slice(&payload).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let hello: Hello = serde_json::from_slice(&payload)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     if hello.version != shim_protocol::PROTOCOL_VERSION {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("shim speaks protocol {}, pouchd {}", hello.version, shim_protocol::PROTOCOL_VERSION),
+            format!(
+                "shim speaks protocol {}, pouchd {}",
+                hello.version,
+                shim_protocol::PROTOCOL_VERSION
+            ),
         ));
     }
-    Ok(ShimConn { hello, reader, writer })
+    Ok(ShimConn {
+        hello,
+        reader,
+        writer,
+    })
 }
 
-pub async fn read_frame(r: &mut tokio::net::unix::OwnedReadHalf) -> std::io::Result<Option<(Kind, Vec<u8>)>> {
+pub async fn read_frame(
+    r: &mut tokio::net::unix::OwnedReadHalf,
+) -> std::io::Result<Option<(Kind, Vec<u8>)>> {
     let mut h = [0u8; 5];
     match r.read_exact(&mut h).await {
         Ok(_) => {}
@@ -112,14 +133,19 @@ pub async fn next_event(r: &mut tokio::net::unix::OwnedReadHalf) -> Option<ShimE
         match read_frame(r).await {
             Ok(Some((Kind::Stdout, p))) => return Some(ShimEvent::Stdout(p)),
             Ok(Some((Kind::Stderr, p))) => return Some(ShimEvent::Stderr(p)),
-            Ok(Some((Kind::Exit, p))) => return serde_json::from_slice(&p).ok().map(ShimEvent::Exit),
+            Ok(Some((Kind::Exit, p))) => {
+                return serde_json::from_slice(&p).ok().map(ShimEvent::Exit)
+            }
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => return None,
         }
     }
 }
 
-pub async fn write_frame(w: &mut tokio::net::unix::OwnedWriteHalf, frame: &[u8]) -> std::io::Result<()> {
+pub async fn write_frame(
+    w: &mut tokio::net::unix::OwnedWriteHalf,
+    frame: &[u8],
+) -> std::io::Result<()> {
     w.write_all(frame).await
 }
 

@@ -37,7 +37,13 @@ pub const MASKED_PATHS: &[&str] = &[
     "/sys/devices/virtual/powercap",
 ];
 
-pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// What the spec needs to know about one container.
 pub struct SpecInput<'a> {
@@ -48,6 +54,8 @@ pub struct SpecInput<'a> {
     pub gid: u32,
     pub additional_gids: &'a [u32],
     pub tty: bool,
+    /// Initial `[rows, cols]` of the pty (tty only; 0 means unknown).
+    pub console_size: Option<[u32; 2]>,
     pub hostname: &'a str,
     pub rootfs: &'a Path,
     /// false for `--network host`.
@@ -69,11 +77,13 @@ pub fn build(input: &SpecInput) -> Value {
     if input.own_netns {
         namespaces.push(json!({"type": "network"}));
     }
-    namespaces.extend([json!({"type": "uts"}), json!({"type": "pid"}), json!({"type": "ipc"})]);
-    let bind = |dest: &str, src: &Path| {
-        json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]})
-    };
-    json!({
+    namespaces.extend([
+        json!({"type": "uts"}),
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+    ]);
+    let bind = |dest: &str, src: &Path| json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]});
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": input.tty,
@@ -110,7 +120,13 @@ pub fn build(input: &SpecInput) -> Value {
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS
         }
-    })
+    });
+    if let (true, Some([rows, cols])) = (input.tty, input.console_size) {
+        if rows > 0 && cols > 0 {
+            spec["process"]["consoleSize"] = json!({"height": rows, "width": cols});
+        }
+    }
+    spec
 }
 
 #[cfg(test)]
@@ -128,6 +144,7 @@ mod tests {
             gid: 1000,
             additional_gids: &[10],
             tty: true,
+            console_size: Some([30, 100]),
             hostname: "abc",
             rootfs: Path::new("/r/merged"),
             own_netns,
@@ -141,17 +158,38 @@ mod tests {
     #[test]
     fn spec_is_a_valid_oci_spec_with_docker_defaults() {
         let v = sample(true);
-        let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).expect("valid OCI spec");
+        let spec: oci_spec::runtime::Spec =
+            serde_json::from_value(v.clone()).expect("valid OCI spec");
         let process = spec.process().as_ref().unwrap();
         assert_eq!(process.cwd().to_str(), Some("/"));
         assert!(process.terminal().unwrap());
+        let size = process.console_size().expect("consoleSize");
+        assert_eq!((size.height(), size.width()), (30, 100));
         assert_eq!(process.user().uid(), 1000);
-        let caps = process.capabilities().as_ref().unwrap().bounding().as_ref().unwrap();
+        let caps = process
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .as_ref()
+            .unwrap();
         assert_eq!(caps.len(), 14);
         let linux = spec.linux().as_ref().unwrap();
-        assert_eq!(linux.masked_paths().as_ref().unwrap().len(), MASKED_PATHS.len());
-        assert_eq!(linux.cgroups_path().as_ref().unwrap().to_str(), Some("/pouch/abc"));
-        let ns: Vec<_> = linux.namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect();
+        assert_eq!(
+            linux.masked_paths().as_ref().unwrap().len(),
+            MASKED_PATHS.len()
+        );
+        assert_eq!(
+            linux.cgroups_path().as_ref().unwrap().to_str(),
+            Some("/pouch/abc")
+        );
+        let ns: Vec<_> = linux
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
         assert!(ns.contains(&oci_spec::runtime::LinuxNamespaceType::Network));
         assert_eq!(spec.mounts().as_ref().unwrap().len(), 10);
     }

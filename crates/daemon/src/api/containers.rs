@@ -19,14 +19,31 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub async fn create(State(engine): State<AppState>, q: Query, body: axum::body::Bytes) -> ApiResult<Response> {
-    let body: CreateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))?;
-    let (id, warnings) = engine.create_container(q.get("name").map(|s| s.as_str()), body).await?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": warnings}))).into_response())
+pub async fn create(
+    State(engine): State<AppState>,
+    q: Query,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let body: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON in request body: {e}"),
+        )
+    })?;
+    let (id, warnings) = engine
+        .create_container(q.get("name").map(|s| s.as_str()), body)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": id, "Warnings": warnings})),
+    )
+        .into_response())
 }
 
-pub async fn start(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn start(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     engine.start_container(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -34,19 +51,35 @@ pub async fn start(State(engine): State<AppState>, Path(id): Path<String>) -> Ap
 fn timeout_param(q: &HashMap<String, String>) -> ApiResult<Option<i64>> {
     match q.get("t").or_else(|| q.get("timeout")) {
         None => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid timeout {s:?}"))),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid timeout {s:?}"))),
     }
 }
 
-pub async fn stop(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+pub async fn stop(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
     let t = timeout_param(&q)?;
-    engine.stop_container(&id, t, q.get("signal").map(|s| s.as_str())).await?;
+    engine
+        .stop_container(&id, t, q.get("signal").map(|s| s.as_str()))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn restart(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+pub async fn restart(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
     let t = timeout_param(&q)?;
-    match engine.stop_container(&id, t, q.get("signal").map(|s| s.as_str())).await {
+    match engine
+        .stop_container(&id, t, q.get("signal").map(|s| s.as_str()))
+        .await
+    {
         Ok(()) | Err(crate::engine::EngineError::NotModified(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -54,19 +87,37 @@ pub async fn restart(State(engine): State<AppState>, Path(id): Path<String>, q: 
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn kill(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
-    engine.kill_container(&id, q.get("signal").map(|s| s.as_str()).unwrap_or("")).await?;
+pub async fn kill(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    engine
+        .kill_container(&id, q.get("signal").map(|s| s.as_str()).unwrap_or(""))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn remove(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+pub async fn remove(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
     engine.remove_container(&id, qbool(&q, "force")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn resize(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<StatusCode> {
+pub async fn resize(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
     let dim = |k: &str| -> ApiResult<u16> {
-        q.get(k).map(|s| s.as_str()).unwrap_or("0").parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid {k}")))
+        q.get(k)
+            .map(|s| s.as_str())
+            .unwrap_or("0")
+            .parse()
+            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid {k}")))
     };
     engine.resize(&id, dim("h")?, dim("w")?).await?;
     Ok(StatusCode::OK)
@@ -74,29 +125,52 @@ pub async fn resize(State(engine): State<AppState>, Path(id): Path<String>, q: Q
 
 /// Headers go out at once; the body comes when the condition is met (the docker CLI only
 /// starts the container after it has the headers).
-pub async fn wait(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
+pub async fn wait(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
     let cond_s = q.get("condition").map(|s| s.as_str()).unwrap_or("");
-    let cond = WaitCondition::parse(cond_s)
-        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("invalid condition: \"{cond_s}\"")))?;
+    let cond = WaitCondition::parse(cond_s).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid condition: \"{cond_s}\""),
+        )
+    })?;
     let h = engine.find(&id).await?;
     let (tx, body) = channel_body();
     tokio::spawn(async move {
         let code = engine.wait_container(&h, cond).await;
         let err = h.rec.lock().await.state.error.clone();
-        let error = if err.is_empty() { Value::Null } else { json!({"Message": err}) };
-        let _ = tx.send(Bytes::from(format!("{}\n", json!({"Error": error, "StatusCode": code}))));
+        let error = if err.is_empty() {
+            Value::Null
+        } else {
+            json!({"Message": err})
+        };
+        let _ = tx.send(Bytes::from(format!(
+            "{}\n",
+            json!({"Error": error, "StatusCode": code})
+        )));
     });
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-pub async fn attach(State(engine): State<AppState>, Path(id): Path<String>, q: Query, mut req: Request) -> ApiResult<Response> {
+pub async fn attach(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    mut req: Request,
+) -> ApiResult<Response> {
     let h = engine.find(&id).await?;
     let (tty, stdin_once, status) = {
         let c = h.rec.lock().await;
         (c.config.tty, c.config.stdin_once, c.state.status)
     };
     if matches!(status, Status::Exited | Status::Dead | Status::Removing) {
-        return Err(ApiError(StatusCode::CONFLICT, "You cannot attach to a stopped container, start it first".into()));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "You cannot attach to a stopped container, start it first".into(),
+        ));
     }
     let want_stdin = qbool(&q, "stdin");
     let want_stdout = qbool(&q, "stdout");
@@ -107,7 +181,9 @@ pub async fn attach(State(engine): State<AppState>, Path(id): Path<String>, q: Q
     let mut rx = h.subscribe();
     let engine2 = engine.clone();
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
         if want_stdin {
             let h = h.clone();
@@ -126,8 +202,20 @@ pub async fn attach(State(engine): State<AppState>, Path(id): Path<String>, q: Q
         }
         while let Some(o) = rx.recv().await {
             let bytes = match o {
-                Output::Stdout(b) if want_stdout => if tty { b.to_vec() } else { stdcopy_frame(STDOUT, &b) },
-                Output::Stderr(b) if want_stderr => if tty { b.to_vec() } else { stdcopy_frame(STDERR, &b) },
+                Output::Stdout(b) if want_stdout => {
+                    if tty {
+                        b.to_vec()
+                    } else {
+                        stdcopy_frame(STDOUT, &b)
+                    }
+                }
+                Output::Stderr(b) if want_stderr => {
+                    if tty {
+                        b.to_vec()
+                    } else {
+                        stdcopy_frame(STDERR, &b)
+                    }
+                }
                 _ => continue,
             };
             if wr.write_all(&bytes).await.is_err() {
@@ -137,33 +225,59 @@ pub async fn attach(State(engine): State<AppState>, Path(id): Path<String>, q: Q
         let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     });
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     let mut resp = Response::builder().header(header::CONTENT_TYPE, ctype);
     resp = if upgrade {
-        resp.status(StatusCode::SWITCHING_PROTOCOLS).header(header::CONNECTION, "Upgrade").header(header::UPGRADE, "tcp")
+        resp.status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "tcp")
     } else {
         resp.status(StatusCode::OK)
     };
-    resp.body(Body::empty()).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    resp.body(Body::empty())
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-pub async fn logs(State(engine): State<AppState>, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
+pub async fn logs(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
     let h = engine.find(&id).await?;
     let opts = LogOptions {
         stdout: qbool(&q, "stdout"),
         stderr: qbool(&q, "stderr"),
         tail: q.get("tail").and_then(|t| t.parse().ok()),
-        since: q.get("since").and_then(|s| logs::parse_time_filter(s)).filter(|s| *s > 0.0),
-        until: q.get("until").and_then(|s| logs::parse_time_filter(s)).filter(|s| *s > 0.0),
+        since: q
+            .get("since")
+            .and_then(|s| logs::parse_time_filter(s))
+            .filter(|s| *s > 0.0),
+        until: q
+            .get("until")
+            .and_then(|s| logs::parse_time_filter(s))
+            .filter(|s| *s > 0.0),
         timestamps: qbool(&q, "timestamps"),
     };
     if !opts.stdout && !opts.stderr {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "Bad parameters: you must choose at least one stream".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "Bad parameters: you must choose at least one stream".into(),
+        ));
     }
     let follow = qbool(&q, "follow");
     let (tty, path) = {
         let c = h.rec.lock().await;
-        (c.config.tty, engine.cfg.container_dir(&c.id).join(format!("{}-json.log", c.id)))
+        (
+            c.config.tty,
+            engine
+                .cfg
+                .container_dir(&c.id)
+                .join(format!("{}-json.log", c.id)),
+        )
     };
     let (tx, body) = channel_body();
     let frame = move |e: &logs::LogEntry| -> Bytes {
@@ -171,10 +285,14 @@ pub async fn logs(State(engine): State<AppState>, Path(id): Path<String>, q: Que
         if tty {
             Bytes::from(data)
         } else {
-            Bytes::from(stdcopy_frame(if e.stream == "stderr" { STDERR } else { STDOUT }, &data))
+            Bytes::from(stdcopy_frame(
+                if e.stream == "stderr" { STDERR } else { STDOUT },
+                &data,
+            ))
         }
     };
-    let (entries, mut offset) = logs::read_entries(&path, 0).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (entries, mut offset) = logs::read_entries(&path, 0)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     for e in logs::select(entries, &opts) {
         let _ = tx.send(frame(&e));
     }
@@ -204,22 +322,44 @@ pub async fn logs(State(engine): State<AppState>, Path(id): Path<String>, q: Que
                     return;
                 }
                 // The shim appends to the file; poll it, waking early on an exit.
-                let _ = tokio::time::timeout(std::time::Duration::from_millis(100), exits.changed()).await;
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_millis(100), exits.changed())
+                        .await;
             }
         });
     }
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
 }
 
-pub async fn inspect(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn inspect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let h = engine.find(&id).await?;
     let c = h.rec.lock().await.clone();
     Ok(Json(inspect_json(&engine, &c)))
 }
 
 fn image_ref_for(engine: &Engine, c: &Container) -> String {
-    c.config.image.clone().chars().collect::<String>().trim().to_string().if_empty(|| engine.image_tags(&c.image_id).first().cloned().unwrap_or_default())
+    c.config
+        .image
+        .clone()
+        .chars()
+        .collect::<String>()
+        .trim()
+        .to_string()
+        .if_empty(|| {
+            engine
+                .image_tags(&c.image_id)
+                .first()
+                .cloned()
+                .unwrap_or_default()
+        })
 }
 
 trait IfEmpty {
@@ -322,9 +462,17 @@ pub fn status_text(c: &Container, now: chrono::DateTime<chrono::Utc>) -> String 
     match c.state.status {
         Status::Running => format!("Up {}", since(&c.state.started_at)),
         Status::Paused => format!("Up {} (Paused)", since(&c.state.started_at)),
-        Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, since(&c.state.finished_at)),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            since(&c.state.finished_at)
+        ),
         Status::Exited if c.state.finished_at != ZERO_TIME => {
-            format!("Exited ({}) {} ago", c.state.exit_code, since(&c.state.finished_at))
+            format!(
+                "Exited ({}) {} ago",
+                c.state.exit_code,
+                since(&c.state.finished_at)
+            )
         }
         Status::Exited | Status::Created => "Created".into(),
         Status::Removing => "Removal In Progress".into(),
@@ -353,7 +501,10 @@ fn filter_values(filters: &Value, key: &str) -> Vec<String> {
     match filters.get(key) {
         // Docker's filters are `{"key": {"value": true}}`; old clients send `{"key": ["value"]}`.
         Some(Value::Object(m)) => m.keys().cloned().collect(),
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => vec![],
     }
 }
@@ -364,7 +515,11 @@ fn matches_filters(c: &Container, filters: &Value) -> bool {
         return false;
     }
     let names = filter_values(filters, "name");
-    if !names.is_empty() && !names.iter().any(|n| c.name.contains(n.trim_start_matches('/'))) {
+    if !names.is_empty()
+        && !names
+            .iter()
+            .any(|n| c.name.contains(n.trim_start_matches('/')))
+    {
         return false;
     }
     let statuses = filter_values(filters, "status");
@@ -387,9 +542,8 @@ fn matches_filters(c: &Container, filters: &Value) -> bool {
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Value>> {
     let all = qbool(&q, "all");
     let filters: Value = match q.get("filters") {
-        Some(f) if !f.is_empty() => {
-            serde_json::from_str(f).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid filter: {e}")))?
-        }
+        Some(f) if !f.is_empty() => serde_json::from_str(f)
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid filter: {e}")))?,
         _ => json!({}),
     };
     let statuses = filter_values(&filters, "status");
@@ -405,13 +559,19 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
         }
     }
     rows.sort_by(|a, b| b.created.cmp(&a.created));
-    if let Some(n) = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|n| *n > 0) {
+    if let Some(n) = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
         rows.truncate(n);
     }
     let out: Vec<Value> = rows
         .iter()
         .map(|c| {
-            let created = chrono::DateTime::parse_from_rfc3339(&c.created).map(|t| t.timestamp()).unwrap_or(0);
+            let created = chrono::DateTime::parse_from_rfc3339(&c.created)
+                .map(|t| t.timestamp())
+                .unwrap_or(0);
             let mut command = vec![c.path.clone()];
             command.extend(c.args.iter().cloned());
             json!({
@@ -456,7 +616,8 @@ mod tests {
 
     #[test]
     fn filters_accept_both_shapes() {
-        let f: Value = serde_json::from_str(r#"{"status":{"running":true},"label":["a=b"]}"#).unwrap();
+        let f: Value =
+            serde_json::from_str(r#"{"status":{"running":true},"label":["a=b"]}"#).unwrap();
         assert_eq!(filter_values(&f, "status"), vec!["running".to_string()]);
         assert_eq!(filter_values(&f, "label"), vec!["a=b".to_string()]);
     }

@@ -12,7 +12,9 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 fn created_unix(s: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.timestamp()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
 }
 
 /// `POST /images/create?fromImage=REPO&tag=TAG`: Docker's JSON progress stream. An error
@@ -20,7 +22,10 @@ fn created_unix(s: &str) -> i64 {
 pub async fn pull(State(engine): State<AppState>, q: Query) -> ApiResult<Response> {
     let from = q.get("fromImage").cloned().unwrap_or_default();
     if from.is_empty() {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "fromImage is required (import is not supported)".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "fromImage is required (import is not supported)".into(),
+        ));
     }
     let tag = q.get("tag").cloned().unwrap_or_default();
     let reference = if tag.is_empty() {
@@ -47,7 +52,12 @@ pub async fn pull(State(engine): State<AppState>, q: Query) -> ApiResult<Respons
     };
     let (tx, body) = channel_body();
     tokio::spawn(async move {
-        let line = |p: &pouch_image::Progress| Bytes::from(format!("{}\r\n", serde_json::to_string(p).unwrap_or_default()));
+        let line = |p: &pouch_image::Progress| {
+            Bytes::from(format!(
+                "{}\r\n",
+                serde_json::to_string(p).unwrap_or_default()
+            ))
+        };
         let _ = tx.send(line(&first));
         while let Some(p) = prx.recv().await {
             let _ = tx.send(line(&p));
@@ -65,8 +75,14 @@ pub async fn pull(State(engine): State<AppState>, q: Query) -> ApiResult<Respons
 
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Value>> {
     let all_images: Vec<_> = engine.image_index().by_id.values().cloned().collect();
-    let filters: Value = q.get("filters").and_then(|f| serde_json::from_str(f).ok()).unwrap_or(json!({}));
-    let dangling_only = filters.get("dangling").map(|d| d.to_string().contains("true")).unwrap_or(false);
+    let filters: Value = q
+        .get("filters")
+        .and_then(|f| serde_json::from_str(f).ok())
+        .unwrap_or(json!({}));
+    let dangling_only = filters
+        .get("dangling")
+        .map(|d| d.to_string().contains("true"))
+        .unwrap_or(false);
     let mut out = Vec::new();
     for img in all_images {
         let tags = engine.image_tags(&img.id);
@@ -113,7 +129,10 @@ fn inspect_json(engine: &crate::engine::Engine, img: &crate::model::Image) -> Va
     })
 }
 
-pub async fn get_dispatch(State(engine): State<AppState>, Path(rest): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_dispatch(
+    State(engine): State<AppState>,
+    Path(rest): Path<String>,
+) -> ApiResult<Json<Value>> {
     if let Some(name) = rest.strip_suffix("/json") {
         let img = engine.resolve_image(name)?;
         return Ok(Json(inspect_json(&engine, &img)));
@@ -121,16 +140,25 @@ pub async fn get_dispatch(State(engine): State<AppState>, Path(rest): Path<Strin
     if let Some(name) = rest.strip_suffix("/history") {
         let img = engine.resolve_image(name)?;
         let created = created_unix(&img.created);
-        return Ok(Json(json!([{"Id": img.id, "Created": created, "CreatedBy": "", "Tags": engine.image_tags(&img.id), "Size": img.size, "Comment": ""}])));
+        return Ok(Json(
+            json!([{"Id": img.id, "Created": created, "CreatedBy": "", "Tags": engine.image_tags(&img.id), "Size": img.size, "Comment": ""}]),
+        ));
     }
     Err(ApiError(StatusCode::NOT_FOUND, "page not found".into()))
 }
 
-pub async fn post_dispatch(State(engine): State<AppState>, Path(rest): Path<String>, q: Query) -> ApiResult<StatusCode> {
+pub async fn post_dispatch(
+    State(engine): State<AppState>,
+    Path(rest): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = q.get("repo").cloned().unwrap_or_default();
         if repo.is_empty() {
-            return Err(ApiError(StatusCode::BAD_REQUEST, "repository name is required".into()));
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "repository name is required".into(),
+            ));
         }
         engine.tag_image(name, &repo, q.get("tag").map(|s| s.as_str()).unwrap_or(""))?;
         return Ok(StatusCode::CREATED);
@@ -138,7 +166,11 @@ pub async fn post_dispatch(State(engine): State<AppState>, Path(rest): Path<Stri
     Err(ApiError(StatusCode::NOT_FOUND, "page not found".into()))
 }
 
-pub async fn delete(State(engine): State<AppState>, Path(name): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(engine): State<AppState>,
+    Path(name): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     let items = engine.remove_image(&name, qbool(&q, "force")).await?;
     Ok(Json(Value::Array(
         items

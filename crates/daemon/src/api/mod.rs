@@ -51,7 +51,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Docker's boolean query values: `1`, `true`, `True` are true.
 pub fn qbool(q: &HashMap<String, String>, key: &str) -> bool {
-    matches!(q.get(key).map(|s| s.as_str()), Some("1") | Some("true") | Some("True") | Some("TRUE"))
+    matches!(
+        q.get(key).map(|s| s.as_str()),
+        Some("1") | Some("true") | Some("True") | Some("TRUE")
+    )
 }
 
 pub fn router(engine: Arc<Engine>) -> Router {
@@ -70,10 +73,18 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(containers::logs))
-        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::remove),
+        )
         .route("/images/create", post(images::pull))
         .route("/images/json", get(images::list))
-        .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::delete))
+        .route(
+            "/images/{*rest}",
+            get(images::get_dispatch)
+                .post(images::post_dispatch)
+                .delete(images::delete),
+        )
         .route("/networks/{id}", get(system::no_such_network))
         .route("/volumes/{id}", get(system::no_such_volume))
         .route("/plugins/{id}/json", get(system::no_such_plugin))
@@ -82,6 +93,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
 }
 
 /// Strip a `/v1.NN` prefix; versions outside what we serve get Docker's 400.
+// axum's map_request wants the rejection as a plain Response; this runs once per request.
+#[allow(clippy::result_large_err)]
 pub fn strip_version(mut req: Request) -> Result<Request, Response> {
     let path = req.uri().path();
     if let Some(rest) = path.strip_prefix("/v") {
@@ -124,7 +137,10 @@ pub fn add_server_headers(mut resp: Response) -> Response {
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));
     h.insert("Ostype", HeaderValue::from_static("linux"));
-    h.insert(header::SERVER, HeaderValue::from_static("Pouch/0.1.0 (linux)"));
+    h.insert(
+        header::SERVER,
+        HeaderValue::from_static("Pouch/0.1.0 (linux)"),
+    );
     resp
 }
 
@@ -143,12 +159,24 @@ mod tests {
 
     #[test]
     fn strips_prefix_and_keeps_query() {
-        let req = Request::builder().uri("/v1.47/containers/json?all=1").body(axum::body::Body::empty()).unwrap();
+        let req = Request::builder()
+            .uri("/v1.47/containers/json?all=1")
+            .body(axum::body::Body::empty())
+            .unwrap();
         let r = strip_version(req).unwrap();
         assert_eq!(r.uri().to_string(), "/containers/json?all=1");
-        let req = Request::builder().uri("/v1.99/info").body(axum::body::Body::empty()).unwrap();
+        let req = Request::builder()
+            .uri("/v1.99/info")
+            .body(axum::body::Body::empty())
+            .unwrap();
         assert!(strip_version(req).is_err());
-        let req = Request::builder().uri("/images/127.0.0.1:5000/a/b:t/json").body(axum::body::Body::empty()).unwrap();
-        assert_eq!(strip_version(req).unwrap().uri().path(), "/images/127.0.0.1:5000/a/b:t/json");
+        let req = Request::builder()
+            .uri("/images/127.0.0.1:5000/a/b:t/json")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(
+            strip_version(req).unwrap().uri().path(),
+            "/images/127.0.0.1:5000/a/b:t/json"
+        );
     }
 }

@@ -21,7 +21,9 @@ pub fn stdcopy_frame(stream: u8, data: &[u8]) -> Vec<u8> {
 pub fn channel_body() -> (mpsc::UnboundedSender<Bytes>, Body) {
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
     });
     (tx, Body::from_stream(stream))
 }
@@ -32,6 +34,9 @@ mod tests {
 
     #[test]
     fn frames() {
-        assert_eq!(stdcopy_frame(STDERR, b"hi"), vec![2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']);
+        assert_eq!(
+            stdcopy_frame(STDERR, b"hi"),
+            vec![2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']
+        );
     }
 }

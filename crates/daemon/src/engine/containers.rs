@@ -72,11 +72,19 @@ pub fn parse_signal(s: &str) -> Option<String> {
         return Some("SIGKILL".into());
     }
     if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).ok().map(|sig| sig.as_str().to_string());
+        return nix::sys::signal::Signal::try_from(n)
+            .ok()
+            .map(|sig| sig.as_str().to_string());
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    name.parse::<nix::sys::signal::Signal>().ok().map(|sig| sig.as_str().to_string())
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|sig| sig.as_str().to_string())
 }
 
 /// The exit code Docker reports when the runtime could not start the process.
@@ -95,11 +103,17 @@ impl Engine {
         ContainerPaths::new(self.cfg.container_dir(id))
     }
 
-    pub async fn create_container(&self, name: Option<&str>, body: CreateBody) -> Result<(String, Vec<String>)> {
+    pub async fn create_container(
+        &self,
+        name: Option<&str>,
+        body: CreateBody,
+    ) -> Result<(String, Vec<String>)> {
         let mut config: ContainerConfig = body.config;
         let mut host_config = body.host_config.unwrap_or_default();
         if config.image.is_empty() {
-            return Err(EngineError::InvalidParameter("config cannot be empty in order to create a container".into()));
+            return Err(EngineError::InvalidParameter(
+                "config cannot be empty in order to create a container".into(),
+            ));
         }
         let name = match name {
             Some(n) if !n.is_empty() => {
@@ -117,7 +131,9 @@ impl Engine {
             "" | "default" | "bridge" => host_config.network_mode = "bridge".into(),
             "none" | "host" => {}
             m if m.starts_with("container:") => {
-                return Err(EngineError::InvalidParameter(format!("network mode {m} is not supported yet")))
+                return Err(EngineError::InvalidParameter(format!(
+                    "network mode {m} is not supported yet"
+                )))
             }
             m => return Err(EngineError::NotFound(format!("network {m} not found"))),
         }
@@ -140,7 +156,11 @@ impl Engine {
         let path = argv.remove(0);
         config.env = Some(env);
         config.cmd = Some(cmd);
-        config.entrypoint = if entrypoint.is_empty() { None } else { Some(entrypoint) };
+        config.entrypoint = if entrypoint.is_empty() {
+            None
+        } else {
+            Some(entrypoint)
+        };
         if config.working_dir.is_empty() {
             config.working_dir = image.run_config_str("WorkingDir");
         }
@@ -149,18 +169,26 @@ impl Engine {
         }
         if config.hostname.is_empty() {
             config.hostname = if host_config.network_mode == "host" {
-                nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             } else {
                 id[..12].to_string()
             };
         }
         if config.stop_signal.is_none() {
-            config.stop_signal = image.run_config().get("StopSignal").and_then(|v| v.as_str()).map(String::from);
+            config.stop_signal = image
+                .run_config()
+                .get("StopSignal")
+                .and_then(|v| v.as_str())
+                .map(String::from);
         }
         let mut labels = image
             .run_config()
             .get("Labels")
-            .and_then(|l| serde_json::from_value::<std::collections::BTreeMap<String, String>>(l.clone()).ok())
+            .and_then(|l| {
+                serde_json::from_value::<std::collections::BTreeMap<String, String>>(l.clone()).ok()
+            })
             .unwrap_or_default();
         labels.extend(config.labels.take().unwrap_or_default());
         config.labels = Some(labels);
@@ -184,7 +212,11 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(match e {
                 pouch_store::StoreError::NameInUse(_) => {
-                    let other = self.find(&name).await.map(|h| h.id.clone()).unwrap_or_default();
+                    let other = self
+                        .find(&name)
+                        .await
+                        .map(|h| h.id.clone())
+                        .unwrap_or_default();
                     EngineError::Conflict(format!(
                         "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
                     ))
@@ -204,12 +236,19 @@ impl Engine {
         let _op = h.op.lock().await;
         let c = h.rec.lock().await.clone();
         match c.state.status {
-            Status::Running | Status::Restarting => return Err(EngineError::NotModified("container already started".into())),
+            Status::Running | Status::Restarting => {
+                return Err(EngineError::NotModified("container already started".into()))
+            }
             Status::Paused => {
-                return Err(EngineError::Conflict("cannot start a paused container, try unpause instead".into()))
+                return Err(EngineError::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ))
             }
             Status::Removing | Status::Dead => {
-                return Err(EngineError::Conflict(format!("container {} is marked for removal and cannot be started", c.id)))
+                return Err(EngineError::Conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    c.id
+                )))
             }
             Status::Created | Status::Exited => {}
         }
@@ -245,10 +284,17 @@ impl Engine {
     async fn start_locked(self: &Arc<Self>, h: &Arc<Handle>, mut c: Container) -> Result<()> {
         let t0 = std::time::Instant::now();
         let paths = self.paths(&c.id);
-        let lower: Vec<_> = self.images.layer_dirs(&c.layers).map_err(|e| super::internal("image layers", e))?.into_iter().rev().collect();
+        let lower: Vec<_> = self
+            .images
+            .layer_dirs(&c.layers)
+            .map_err(|e| super::internal("image layers", e))?
+            .into_iter()
+            .rev()
+            .collect();
         rootfs::mount_overlay(&paths, &lower).map_err(|e| super::internal("mount rootfs", e))?;
         let merged = paths.merged();
-        let (uid, gid, groups) = rootfs::resolve_user(&merged, &c.config.user).map_err(EngineError::InvalidParameter)?;
+        let (uid, gid, groups) =
+            rootfs::resolve_user(&merged, &c.config.user).map_err(EngineError::InvalidParameter)?;
 
         let mode = c.host_config.network_mode.clone();
         let own_netns = mode != "host";
@@ -267,7 +313,10 @@ impl Engine {
         };
         std::fs::write(paths.hosts(), hosts)?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        std::fs::write(paths.resolv_conf(), rootfs::container_resolv_conf(&host_resolv, own_netns))?;
+        std::fs::write(
+            paths.resolv_conf(),
+            rootfs::container_resolv_conf(&host_resolv, own_netns),
+        )?;
 
         let mut env = c.config.env.clone().unwrap_or_default();
         env.retain(|e| !e.starts_with("HOSTNAME="));
@@ -286,6 +335,7 @@ impl Engine {
             gid,
             additional_gids: &groups,
             tty: c.config.tty,
+            console_size: c.host_config.console_size,
             hostname: &c.config.hostname,
             rootfs: &merged,
             own_netns,
@@ -294,7 +344,8 @@ impl Engine {
             hosts_file: &paths.hosts(),
             resolv_conf_file: &paths.resolv_conf(),
         });
-        let spec_bytes = serde_json::to_vec(&spec).map_err(|e| super::internal("encode spec", e))?;
+        let spec_bytes =
+            serde_json::to_vec(&spec).map_err(|e| super::internal("encode spec", e))?;
         rootfs::write_atomic(&paths.config_json(), &spec_bytes)?;
         let _ = std::fs::remove_file(paths.exit_file());
         // A leftover runtime container of the same id (crash during an earlier start).
@@ -330,19 +381,29 @@ impl Engine {
 
         if let Some(ep) = &c.endpoint {
             let addr = ipnet::Ipv4Net::new(
-                ep.ip.parse().map_err(|e| super::internal("endpoint ip", e))?,
+                ep.ip
+                    .parse()
+                    .map_err(|e| super::internal("endpoint ip", e))?,
                 ep.prefix_len,
             )
             .map_err(|e| super::internal("endpoint prefix", e))?;
-            let link = pouch_network::attach_container(&ep.bridge, pid, &ep.host_veth, addr, self.bridge.gateway_ip())
-                .await
-                .map_err(|e| super::internal("connect container to bridge", e))?;
+            let link = pouch_network::attach_container(
+                &ep.bridge,
+                pid,
+                &ep.host_veth,
+                addr,
+                self.bridge.gateway_ip(),
+            )
+            .await
+            .map_err(|e| super::internal("connect container to bridge", e))?;
             if let Some(e) = c.endpoint.as_mut() {
                 e.mac = link.mac;
             }
         }
 
-        let conn = shim::connect(&socket).await.map_err(|e| super::internal("connect to shim", e))?;
+        let conn = shim::connect(&socket)
+            .await
+            .map_err(|e| super::internal("connect to shim", e))?;
         c.state.status = Status::Running;
         c.state.pid = pid;
         c.state.shim_pid = shim_pid;
@@ -358,7 +419,9 @@ impl Engine {
         if let Err(e) = self.runtime.start(&c.id).await {
             // The monitor sees the exit this kill causes and cleans up.
             let _ = self.runtime.kill(&c.id, "SIGKILL", true).await;
-            return Err(EngineError::Internal(format!("OCI runtime start failed: {e}")));
+            return Err(EngineError::Internal(format!(
+                "OCI runtime start failed: {e}"
+            )));
         }
         info!(id = %&c.id[..12], pid, ms = t0.elapsed().as_millis() as u64, "container started");
         Ok(())
@@ -373,10 +436,13 @@ impl Engine {
             .into_iter()
             .filter_map(|(ip, _)| ip.parse().ok())
             .collect();
-        let ip = pouch_network::ipam::next_free(net.subnet(), net.gateway_ip(), &used)
-            .ok_or_else(|| EngineError::Internal(format!("no free IP address in {}", net.subnet())))?;
+        let ip = pouch_network::ipam::next_free(net.subnet(), net.gateway_ip(), &used).ok_or_else(
+            || EngineError::Internal(format!("no free IP address in {}", net.subnet())),
+        )?;
         if !self.store.allocate_ip(&net.name, &ip.to_string(), id)? {
-            return Err(EngineError::Internal(format!("IP {ip} was taken concurrently")));
+            return Err(EngineError::Internal(format!(
+                "IP {ip} was taken concurrently"
+            )));
         }
         Ok(Endpoint {
             network: "bridge".into(),
@@ -429,14 +495,21 @@ impl Engine {
         }
         warn!(id = %&id[..12], "shim vanished without recording an exit; killing the container");
         let _ = self.runtime.kill(id, "SIGKILL", true).await;
-        ExitRecord { exit_code: 137, exited_at: now_rfc3339(), oom_killed: false }
+        ExitRecord {
+            exit_code: 137,
+            exited_at: now_rfc3339(),
+            oom_killed: false,
+        }
     }
 
     /// The exit path: record the exit, release everything the run held, wake waiters,
     /// auto-remove.
     pub async fn handle_exit(self: &Arc<Self>, h: &Arc<Handle>, record: ExitRecord) {
         let mut c = h.rec.lock().await;
-        if c.state.status != Status::Running && c.state.status != Status::Restarting && c.state.status != Status::Paused {
+        if c.state.status != Status::Running
+            && c.state.status != Status::Restarting
+            && c.state.status != Status::Paused
+        {
             return;
         }
         reap_shim(c.state.shim_pid);
@@ -490,19 +563,35 @@ impl Engine {
     /// Wait until the exit counter passes `seen`, up to `timeout`. True if it did.
     async fn wait_exit_after(&self, h: &Handle, seen: u64, timeout: Duration) -> bool {
         let mut rx = h.exit_tx.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|g| g.exits > seen)).await.is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, rx.wait_for(|g| g.exits > seen))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
-    pub async fn stop_container(&self, name: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub async fn stop_container(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let h = self.find(name).await?;
         let _op = h.op.lock().await;
         self.stop_locked(&h, timeout, signal).await
     }
 
-    async fn stop_locked(&self, h: &Handle, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    async fn stop_locked(
+        &self,
+        h: &Handle,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let (running, stop_signal, stop_timeout) = {
             let c = h.rec.lock().await;
-            (c.is_running(), c.config.stop_signal.clone(), c.config.stop_timeout)
+            (
+                c.is_running(),
+                c.config.stop_signal.clone(),
+                c.config.stop_timeout,
+            )
         };
         if !running {
             return Err(EngineError::NotModified("container already stopped".into()));
@@ -518,7 +607,11 @@ impl Engine {
             if let Err(e) = self.runtime.kill(&h.id, &sig, false).await {
                 debug!(error = %e, "stop signal");
             }
-            let wait = if secs < 0 { Duration::from_secs(u64::MAX / 4) } else { Duration::from_secs(secs as u64) };
+            let wait = if secs < 0 {
+                Duration::from_secs(u64::MAX / 4)
+            } else {
+                Duration::from_secs(secs as u64)
+            };
             if self.wait_exit_after(h, seen, wait).await {
                 return Ok(());
             }
@@ -528,21 +621,32 @@ impl Engine {
         if self.wait_exit_after(h, seen, Duration::from_secs(30)).await {
             Ok(())
         } else {
-            Err(EngineError::Internal(format!("container {} did not exit after SIGKILL", h.id)))
+            Err(EngineError::Internal(format!(
+                "container {} did not exit after SIGKILL",
+                h.id
+            )))
         }
     }
 
     pub async fn kill_container(&self, name: &str, signal: &str) -> Result<()> {
         let h = self.find(name).await?;
-        let sig = parse_signal(signal).ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {signal}")))?;
+        let sig = parse_signal(signal)
+            .ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {signal}")))?;
         if !h.rec.lock().await.is_running() {
-            return Err(EngineError::Conflict(format!("Cannot kill container: {name}: Container {} is not running", h.id)));
+            return Err(EngineError::Conflict(format!(
+                "Cannot kill container: {name}: Container {} is not running",
+                h.id
+            )));
         }
         let seen = h.exit_tx.borrow().exits;
-        self.runtime.kill(&h.id, &sig, false).await.map_err(|e| super::internal("kill", e))?;
+        self.runtime
+            .kill(&h.id, &sig, false)
+            .await
+            .map_err(|e| super::internal("kill", e))?;
         if sig == "SIGKILL" {
             // docker kill returns once the container is really gone.
-            self.wait_exit_after(&h, seen, Duration::from_secs(10)).await;
+            self.wait_exit_after(&h, seen, Duration::from_secs(10))
+                .await;
         }
         Ok(())
     }
@@ -566,7 +670,10 @@ impl Engine {
             let seen = h.exit_tx.borrow().exits;
             let _ = self.runtime.kill(&h.id, "SIGKILL", true).await;
             if !self.wait_exit_after(h, seen, Duration::from_secs(30)).await {
-                return Err(EngineError::Internal(format!("could not kill running container {}, cannot remove", h.id)));
+                return Err(EngineError::Internal(format!(
+                    "could not kill running container {}, cannot remove",
+                    h.id
+                )));
             }
         }
         let mut c = h.rec.lock().await;
@@ -623,9 +730,15 @@ impl Engine {
     pub async fn resize(&self, name: &str, height: u16, width: u16) -> Result<()> {
         let h = self.find(name).await?;
         if !h.rec.lock().await.is_running() {
-            return Err(EngineError::Conflict(format!("Container {} is not running", h.id)));
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                h.id
+            )));
         }
-        h.send_to_shim(shim_protocol::encode(Kind::Resize, &shim_protocol::encode_resize(height, width)));
+        h.send_to_shim(shim_protocol::encode(
+            Kind::Resize,
+            &shim_protocol::encode_resize(height, width),
+        ));
         Ok(())
     }
 
@@ -675,17 +788,32 @@ mod tests {
 
     #[test]
     fn env_merges_by_key() {
-        assert_eq!(merge_env(&v(&["PATH=/bin", "A=1"]), &v(&["A=2", "B=3"])), v(&["PATH=/bin", "A=2", "B=3"]));
+        assert_eq!(
+            merge_env(&v(&["PATH=/bin", "A=1"]), &v(&["A=2", "B=3"])),
+            v(&["PATH=/bin", "A=2", "B=3"])
+        );
     }
 
     #[test]
     fn command_resolution_follows_docker() {
         let img_ep = Some(v(&["/entry"]));
         let img_cmd = Some(v(&["default"]));
-        assert_eq!(resolve_command(img_ep.clone(), img_cmd.clone(), None, None), (v(&["/entry"]), v(&["default"])));
-        assert_eq!(resolve_command(img_ep.clone(), img_cmd.clone(), None, Some(v(&["x"]))), (v(&["/entry"]), v(&["x"])));
-        assert_eq!(resolve_command(img_ep.clone(), img_cmd.clone(), Some(v(&["sh"])), None), (v(&["sh"]), vec![]));
-        assert_eq!(resolve_command(None, Some(v(&["sh"])), None, Some(vec![])), (vec![], v(&["sh"])));
+        assert_eq!(
+            resolve_command(img_ep.clone(), img_cmd.clone(), None, None),
+            (v(&["/entry"]), v(&["default"]))
+        );
+        assert_eq!(
+            resolve_command(img_ep.clone(), img_cmd.clone(), None, Some(v(&["x"]))),
+            (v(&["/entry"]), v(&["x"]))
+        );
+        assert_eq!(
+            resolve_command(img_ep.clone(), img_cmd.clone(), Some(v(&["sh"])), None),
+            (v(&["sh"]), vec![])
+        );
+        assert_eq!(
+            resolve_command(None, Some(v(&["sh"])), None, Some(vec![])),
+            (vec![], v(&["sh"]))
+        );
     }
 
     #[test]
@@ -699,8 +827,14 @@ mod tests {
 
     #[test]
     fn start_failures_map_to_docker_exit_codes() {
-        assert_eq!(start_failure_exit_code("exec: \"x\": executable file not found in $PATH"), 127);
-        assert_eq!(start_failure_exit_code("exec: \"/etc/passwd\": permission denied"), 126);
+        assert_eq!(
+            start_failure_exit_code("exec: \"x\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(
+            start_failure_exit_code("exec: \"/etc/passwd\": permission denied"),
+            126
+        );
         assert_eq!(start_failure_exit_code("something else"), 128);
     }
 }

@@ -21,7 +21,9 @@ pub type Result<T> = std::result::Result<T, EngineError>;
 impl From<pouch_store::StoreError> for EngineError {
     fn from(e: pouch_store::StoreError) -> Self {
         match e {
-            pouch_store::StoreError::NameInUse(n) => EngineError::Conflict(format!("name {n} is already in use")),
+            pouch_store::StoreError::NameInUse(n) => {
+                EngineError::Conflict(format!("name {n} is already in use"))
+            }
             other => EngineError::Internal(other.to_string()),
         }
     }

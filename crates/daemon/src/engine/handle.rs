@@ -42,8 +42,17 @@ pub struct Handle {
 
 impl Handle {
     pub fn new(c: Container) -> Handle {
-        let (exit_tx, _) = watch::channel(ExitGen { exit_code: c.state.exit_code, ..Default::default() });
-        Handle { id: c.id.clone(), rec: Mutex::new(c), io: StdMutex::new(IoHub::default()), exit_tx, op: Mutex::new(()) }
+        let (exit_tx, _) = watch::channel(ExitGen {
+            exit_code: c.state.exit_code,
+            ..Default::default()
+        });
+        Handle {
+            id: c.id.clone(),
+            rec: Mutex::new(c),
+            io: StdMutex::new(IoHub::default()),
+            exit_tx,
+            op: Mutex::new(()),
+        }
     }
 
     fn with_io<T>(&self, f: impl FnOnce(&mut IoHub) -> T) -> T {

@@ -41,7 +41,11 @@ impl Engine {
         }
         let hex = strip_sha(name);
         if hex.len() >= 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            let m: Vec<_> = idx.by_id.values().filter(|i| strip_sha(&i.id).starts_with(hex)).collect();
+            let m: Vec<_> = idx
+                .by_id
+                .values()
+                .filter(|i| strip_sha(&i.id).starts_with(hex))
+                .collect();
             if m.len() == 1 {
                 return Ok(m[0].clone());
             }
@@ -51,28 +55,53 @@ impl Engine {
 
     /// Tags pointing at `id`, sorted.
     pub fn image_tags(&self, id: &str) -> Vec<String> {
-        let mut t: Vec<String> = self.image_index().tags.iter().filter(|(_, v)| *v == id).map(|(k, _)| k.clone()).collect();
+        let mut t: Vec<String> = self
+            .image_index()
+            .tags
+            .iter()
+            .filter(|(_, v)| *v == id)
+            .map(|(k, _)| k.clone())
+            .collect();
         t.sort();
         t
     }
 
     /// Pull `reference`, sending Docker JSON progress messages on `progress`.
-    pub async fn pull_image(&self, reference: &str, progress: mpsc::UnboundedSender<pouch_image::Progress>) -> Result<Arc<Image>> {
-        let r = Reference::parse(reference).map_err(|e| EngineError::InvalidParameter(format!("invalid reference format: {e}")))?;
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        progress: mpsc::UnboundedSender<pouch_image::Progress>,
+    ) -> Result<Arc<Image>> {
+        let r = Reference::parse(reference)
+            .map_err(|e| EngineError::InvalidParameter(format!("invalid reference format: {e}")))?;
         let lock = {
             let mut locks = self.pull_locks.lock().await;
             locks.entry(r.familiar()).or_default().clone()
         };
         let _g = lock.lock().await;
         let existed = self.resolve_image(&r.familiar()).ok().map(|i| i.id.clone());
-        let pulled = self.images.pull(&r, progress.clone()).await.map_err(|e| match e.is_not_found() {
-            true => EngineError::NotFound(e.to_string()),
-            false => EngineError::Internal(e.to_string()),
-        })?;
-        let created = pulled.config.get("created").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let pulled =
+            self.images
+                .pull(&r, progress.clone())
+                .await
+                .map_err(|e| match e.is_not_found() {
+                    true => EngineError::NotFound(e.to_string()),
+                    false => EngineError::Internal(e.to_string()),
+                })?;
+        let created = pulled
+            .config
+            .get("created")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
         let mut repo_digests = existed
             .as_deref()
-            .and_then(|id| self.image_index().by_id.get(id).map(|i| i.repo_digests.clone()))
+            .and_then(|id| {
+                self.image_index()
+                    .by_id
+                    .get(id)
+                    .map(|i| i.repo_digests.clone())
+            })
             .unwrap_or_default();
         let digest_ref = format!("{}@{}", r.repo_familiar(), pulled.manifest_digest);
         if !repo_digests.contains(&digest_ref) {
@@ -105,17 +134,26 @@ impl Engine {
 
     fn tag_image_id(&self, id: &str, familiar: &str) -> Result<()> {
         self.store.set_tag(familiar, id)?;
-        self.image_index_mut().tags.insert(familiar.to_string(), id.to_string());
+        self.image_index_mut()
+            .tags
+            .insert(familiar.to_string(), id.to_string());
         Ok(())
     }
 
     /// `docker tag SOURCE REPO[:TAG]`.
     pub fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
         let img = self.resolve_image(source)?;
-        let target = if tag.is_empty() { repo.to_string() } else { format!("{repo}:{tag}") };
-        let r = Reference::parse(&target).map_err(|e| EngineError::InvalidParameter(format!("invalid reference format: {e}")))?;
+        let target = if tag.is_empty() {
+            repo.to_string()
+        } else {
+            format!("{repo}:{tag}")
+        };
+        let r = Reference::parse(&target)
+            .map_err(|e| EngineError::InvalidParameter(format!("invalid reference format: {e}")))?;
         if r.digest.is_some() {
-            return Err(EngineError::InvalidParameter("refusing to create a tag with a digest reference".into()));
+            return Err(EngineError::InvalidParameter(
+                "refusing to create a tag with a digest reference".into(),
+            ));
         }
         self.tag_image_id(&img.id, &r.familiar())
     }
@@ -133,7 +171,10 @@ impl Engine {
     pub async fn remove_image(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {
         let img = self.resolve_image(name)?;
         let tags = self.image_tags(&img.id);
-        let by_tag = Reference::parse(name).ok().map(|r| r.familiar()).filter(|f| tags.contains(f));
+        let by_tag = Reference::parse(name)
+            .ok()
+            .map(|r| r.familiar())
+            .filter(|f| tags.contains(f));
         let mut out = Vec::new();
         if let Some(tag) = &by_tag {
             if tags.len() > 1 {
@@ -148,9 +189,10 @@ impl Engine {
         }
         if let Some(cid) = self.container_using(&img.id).await {
             if !force {
-                let what = by_tag.clone().map(|t| format!("remove repository reference \"{t}\"")).unwrap_or_else(|| {
-                    format!("delete {}", &strip_sha(&img.id)[..12])
-                });
+                let what = by_tag
+                    .clone()
+                    .map(|t| format!("remove repository reference \"{t}\""))
+                    .unwrap_or_else(|| format!("delete {}", &strip_sha(&img.id)[..12]));
                 return Err(EngineError::Conflict(format!(
                     "conflict: unable to {what} (must force) - container {} is using its referenced image {}",
                     &cid[..12],
@@ -191,7 +233,13 @@ impl Engine {
     async fn gc_layers(&self) {
         let (keep_layers, keep_images): (HashSet<String>, HashSet<String>) = {
             let idx = self.image_index();
-            (idx.by_id.values().flat_map(|i| i.layers.iter().cloned()).collect(), idx.by_id.keys().cloned().collect())
+            (
+                idx.by_id
+                    .values()
+                    .flat_map(|i| i.layers.iter().cloned())
+                    .collect(),
+                idx.by_id.keys().cloned().collect(),
+            )
         };
         if let Err(e) = self.images.gc(&keep_layers, &keep_images).await {
             tracing::warn!(error = %e, "layer garbage collection");

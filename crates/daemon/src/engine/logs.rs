@@ -56,7 +56,9 @@ pub fn parse_time_filter(s: &str) -> Option<f64> {
     if let Ok(v) = s.parse::<f64>() {
         return Some(v);
     }
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
 }
 
 /// Read every complete entry from `offset`; returns the entries and the offset after them.
@@ -117,23 +119,54 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         let p = d.join("x-json.log");
         let mut f = std::fs::File::create(&p).unwrap();
-        writeln!(f, r#"{{"log":"a\n","stream":"stdout","time":"2026-01-01T00:00:01.000000000Z"}}"#).unwrap();
-        writeln!(f, r#"{{"log":"b\n","stream":"stderr","time":"2026-01-01T00:00:02.000000000Z"}}"#).unwrap();
-        writeln!(f, r#"{{"log":"c\n","stream":"stdout","time":"2026-01-01T00:00:03.000000000Z"}}"#).unwrap();
+        writeln!(
+            f,
+            r#"{{"log":"a\n","stream":"stdout","time":"2026-01-01T00:00:01.000000000Z"}}"#
+        )
+        .unwrap();
+        writeln!(
+            f,
+            r#"{{"log":"b\n","stream":"stderr","time":"2026-01-01T00:00:02.000000000Z"}}"#
+        )
+        .unwrap();
+        writeln!(
+            f,
+            r#"{{"log":"c\n","stream":"stdout","time":"2026-01-01T00:00:03.000000000Z"}}"#
+        )
+        .unwrap();
         write!(f, r#"{{"log":"partial"#).unwrap();
         let (all, off) = read_entries(&p, 0).unwrap();
         assert_eq!(all.len(), 3);
         let (more, off2) = read_entries(&p, off).unwrap();
         assert!(more.is_empty());
         assert_eq!(off, off2);
-        let out = LogOptions { stdout: true, ..Default::default() };
+        let out = LogOptions {
+            stdout: true,
+            ..Default::default()
+        };
         let v = select(all.clone(), &out);
-        assert_eq!(v.iter().map(|e| e.log.as_str()).collect::<Vec<_>>(), vec!["a\n", "c\n"]);
-        let tail = LogOptions { stdout: true, stderr: true, tail: Some(1), ..Default::default() };
+        assert_eq!(
+            v.iter().map(|e| e.log.as_str()).collect::<Vec<_>>(),
+            vec!["a\n", "c\n"]
+        );
+        let tail = LogOptions {
+            stdout: true,
+            stderr: true,
+            tail: Some(1),
+            ..Default::default()
+        };
         assert_eq!(select(all.clone(), &tail)[0].log, "c\n");
-        let since = LogOptions { stdout: true, stderr: true, since: parse_time_filter("1767225602"), ..Default::default() };
+        let since = LogOptions {
+            stdout: true,
+            stderr: true,
+            since: parse_time_filter("1767225602"),
+            ..Default::default()
+        };
         assert_eq!(select(all.clone(), &since).len(), 2);
-        assert_eq!(render(&all[0], true), b"2026-01-01T00:00:01.000000000Z a\n".to_vec());
+        assert_eq!(
+            render(&all[0], true),
+            b"2026-01-01T00:00:01.000000000Z a\n".to_vec()
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -72,7 +72,12 @@ impl Engine {
     pub async fn open(cfg: Config) -> anyhow::Result<Arc<Engine>> {
         use anyhow::Context;
         let data_root = &cfg.flags.data_root;
-        for d in [data_root.join("containers"), cfg.images_root(), cfg.flags.exec_root.join("s"), cfg.runtime_root()] {
+        for d in [
+            data_root.join("containers"),
+            cfg.images_root(),
+            cfg.flags.exec_root.join("s"),
+            cfg.runtime_root(),
+        ] {
             std::fs::create_dir_all(&d).with_context(|| format!("create {}", d.display()))?;
         }
         let store = Store::open(&cfg.db_path()).context("open metadata database")?;
@@ -86,8 +91,12 @@ impl Engine {
         };
         let bridge = setup_bridge(&cfg, &store).await?;
         let insecure = insecure_cidrs(&cfg.flags.insecure_registries);
-        let images = pouch_image::ImageService::new(cfg.images_root(), insecure.0, insecure.1).context("open image store")?;
-        let runtime = Runc { path: cfg.runtime_path.clone(), root: cfg.runtime_root() };
+        let images = pouch_image::ImageService::new(cfg.images_root(), insecure.0, insecure.1)
+            .context("open image store")?;
+        let runtime = Runc {
+            path: cfg.runtime_path.clone(),
+            root: cfg.runtime_root(),
+        };
 
         let mut index = ImageIndex::default();
         for img in store.list_images::<Image>()? {
@@ -146,7 +155,9 @@ impl Engine {
         match matches.len() {
             0 => Err(not_found()),
             1 => Ok(matches[0].clone()),
-            _ => Err(EngineError::InvalidParameter(format!("multiple IDs found with provided prefix: {key}"))),
+            _ => Err(EngineError::InvalidParameter(format!(
+                "multiple IDs found with provided prefix: {key}"
+            ))),
         }
     }
 
@@ -195,19 +206,26 @@ async fn setup_bridge(cfg: &Config, store: &Store) -> anyhow::Result<BridgeNetwo
     }
     let key = format!("bridge.{name}.bip");
     let stored = store.get_setting(&key)?;
-    let routes = pouch_network::host_ipv4_routes(&name).await.context("read host routes")?;
+    let routes = pouch_network::host_ipv4_routes(&name)
+        .await
+        .context("read host routes")?;
     let gateway: Ipv4Net = match (&cfg.flags.bip, &stored) {
         (Some(bip), _) => {
-            let gw: Ipv4Net = bip.parse().with_context(|| format!("invalid --bip {bip:?}: want an address with prefix, e.g. 172.18.0.1/16"))?;
+            let gw: Ipv4Net = bip.parse().with_context(|| {
+                format!("invalid --bip {bip:?}: want an address with prefix, e.g. 172.18.0.1/16")
+            })?;
             if gw.addr() == gw.network() || gw.prefix_len() > 30 {
                 bail!("invalid --bip {bip}: the gateway must be a host address in a subnet of /30 or larger");
             }
             if stored.as_deref() != Some(bip.as_str()) {
-                pouch_network::ipam::check_no_overlap(gw.trunc(), &routes).map_err(|e| anyhow::anyhow!("--bip {bip}: {e}"))?;
+                pouch_network::ipam::check_no_overlap(gw.trunc(), &routes)
+                    .map_err(|e| anyhow::anyhow!("--bip {bip}: {e}"))?;
             }
             gw
         }
-        (None, Some(s)) => s.parse().with_context(|| format!("stored bridge address {s:?} is invalid"))?,
+        (None, Some(s)) => s
+            .parse()
+            .with_context(|| format!("stored bridge address {s:?} is invalid"))?,
         (None, None) => {
             let subnet = pouch_network::ipam::choose_bridge_subnet(&routes)
                 .context("no free private /16 for the default bridge: pass --bip")?;
@@ -215,7 +233,9 @@ async fn setup_bridge(cfg: &Config, store: &Store) -> anyhow::Result<BridgeNetwo
             Ipv4Net::new(gw, subnet.prefix_len()).context("gateway address")?
         }
     };
-    pouch_network::ensure_bridge(&name, gateway).await.with_context(|| format!("set up bridge {name}"))?;
+    pouch_network::ensure_bridge(&name, gateway)
+        .await
+        .with_context(|| format!("set up bridge {name}"))?;
     store.set_setting(&key, &gateway.to_string())?;
     Ok(BridgeNetwork { name, gateway })
 }

@@ -36,10 +36,15 @@ pub async fn reconcile(engine: &Arc<Engine>) {
                         engine.spawn_monitor(h.clone(), conn);
                     }
                     Err(_) => {
-                        let exit_file = ContainerPaths::new(engine.cfg.container_dir(&h.id)).exit_file();
+                        let exit_file =
+                            ContainerPaths::new(engine.cfg.container_dir(&h.id)).exit_file();
                         let record = shim::read_exit_file(&exit_file).unwrap_or_else(|| {
                             warn!(id = %&h.id[..12], "no shim and no exit record; marking exited");
-                            ExitRecord { exit_code: 255, exited_at: super::now_rfc3339(), oom_killed: false }
+                            ExitRecord {
+                                exit_code: 255,
+                                exited_at: super::now_rfc3339(),
+                                oom_killed: false,
+                            }
                         });
                         // Kill anything still running without a shim: it cannot be supervised.
                         let _ = engine.runtime.kill(&h.id, "SIGKILL", true).await;
@@ -68,7 +73,11 @@ pub async fn reconcile(engine: &Arc<Engine>) {
 }
 
 /// Runtime containers, mounts and bridge ports of this daemon that no record explains.
-async fn cleanup_leftovers(engine: &Arc<Engine>, known: &HashSet<String>, live_veths: &HashSet<String>) {
+async fn cleanup_leftovers(
+    engine: &Arc<Engine>,
+    known: &HashSet<String>,
+    live_veths: &HashSet<String>,
+) {
     match engine.runtime.list().await {
         Ok(ids) => {
             for id in ids.iter().filter(|id| !known.contains(*id)) {
@@ -79,7 +88,11 @@ async fn cleanup_leftovers(engine: &Arc<Engine>, known: &HashSet<String>, live_v
         Err(e) => warn!(error = %e, "runtime list"),
     }
     for m in rootfs::mounts_under(&engine.cfg.flags.data_root.join("containers")) {
-        let id = m.parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let id = m
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let running = match engine.find(&id).await {
             Ok(h) => h.rec.lock().await.is_running(),
             Err(_) => false,
@@ -108,7 +121,8 @@ pub async fn teardown_if_idle(engine: &Arc<Engine>) {
             return;
         }
     }
-    if let Err(e) = pouch_network::remove_bridge(&engine.bridge.name, engine.bridge.subnet()).await {
+    if let Err(e) = pouch_network::remove_bridge(&engine.bridge.name, engine.bridge.subnet()).await
+    {
         warn!(error = %e, "remove bridge");
     }
     if let Ok(dirs) = std::fs::read_dir("/sys/fs/cgroup") {

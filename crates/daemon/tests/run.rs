@@ -1,0 +1,200 @@
+//! `docker run` through the real docker CLI against a private pouchd: output, exit codes,
+//! stdin, a real pty, the container's own address, and `pouch run`.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn run_echo_prints_hello_and_removes_with_rm() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    let out = d.docker_ok(&["run", "--rm", &img, "echo", "hello"]);
+    // The CLI pulls on the first run ("Unable to find image" goes to stderr).
+    assert_eq!(out, "hello");
+    assert!(d.all_ids().is_empty(), "--rm left a container behind");
+}
+
+#[test]
+fn run_exit_codes_match_docker() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let o = d.docker(&["run", &img, "sh", "-c", "exit 3"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+
+    let o = d.docker(&["run", "--rm", &img, "nosuchcmd"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("executable file not found in $PATH"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = d.docker(&["run", "--rm", &img, "/etc/passwd"]);
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
+
+    // Failed starts leave no running state, mounts or veths behind.
+    for id in d.all_ids() {
+        let c = d.inspect(&id);
+        assert_eq!(c["State"]["Running"], false);
+    }
+}
+
+#[test]
+fn run_stdin_and_stdout_stderr_apart() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let o = d.docker_stdin(&["run", "--rm", "-i", &img, "cat"], b"x\nsecond line\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "x\nsecond line\n");
+
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        &img,
+        "sh",
+        "-c",
+        "echo to-out; echo to-err >&2",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), "to-out\n");
+    assert_eq!(stderr(&o), "to-err\n");
+}
+
+#[test]
+fn run_tty_has_a_real_pty_with_size() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let cmd =
+        format!("stty rows 30 cols 100; docker run --rm -it {img} sh -c 'tty; stty size; exit 7'");
+    let o = d.in_pty(&cmd, b"");
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(7), "{out}\n{}", stderr(&o));
+    assert!(out.contains("/dev/pts/0"), "no pty in the container: {out}");
+    assert!(out.contains("30 100"), "terminal size not passed on: {out}");
+}
+
+#[test]
+fn run_tty_interactive_shell_reads_input() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let cmd = format!("docker run --rm -it {img} sh");
+    let o = d.in_pty(&cmd, b"echo $((6*7))\nexit 5\n");
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}\n{}", stderr(&o));
+    assert!(out.contains("42"), "{out}");
+}
+
+#[test]
+fn container_gets_its_own_address_on_the_bridge() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let out = d.docker_ok(&["run", "--rm", &img, "ip", "-4", "addr"]);
+    let ip = eth0_ipv4(&out).unwrap_or_else(|| panic!("no eth0 address: {out}"));
+    assert!(
+        ip.to_string().starts_with(&d.net_prefix),
+        "{ip} not in {}",
+        d.bip
+    );
+    assert!(out.contains("inet 127.0.0.1/8"), "lo not up: {out}");
+
+    // A running container is reachable from the host at the address inspect reports.
+    let id = d.docker_ok(&["run", "-d", &img, "sleep", "60"]);
+    let c = d.inspect(&id);
+    let addr = c["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .expect("IPAddress")
+        .to_string();
+    assert!(addr.starts_with(&d.net_prefix), "{addr}");
+    assert_eq!(
+        c["NetworkSettings"]["Gateway"],
+        d.bip.split('/').next().unwrap()
+    );
+    let ping = std::process::Command::new("ping")
+        .args(["-c", "1", "-W", "2", &addr])
+        .output();
+    if let Ok(p) = ping {
+        assert!(p.status.success(), "ping {addr}: {}", stdout(&p));
+    }
+    d.docker_ok(&["rm", "-f", &id]);
+}
+
+#[test]
+fn network_none_and_host() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let out = d.docker_ok(&["run", "--rm", "--network", "none", &img, "ip", "-4", "addr"]);
+    assert!(eth0_ipv4(&out).is_none(), "--network none has eth0: {out}");
+    assert!(out.contains("127.0.0.1"), "{out}");
+
+    let out = d.docker_ok(&["run", "--rm", "--network", "host", &img, "ip", "link"]);
+    assert!(
+        out.contains(&d.bridge),
+        "host netns should show our bridge: {out}"
+    );
+}
+
+#[test]
+fn image_config_and_flags_are_merged() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "FOO=bar",
+        "-w",
+        "/tmp",
+        "-u",
+        "app",
+        "--hostname",
+        "box1",
+        &img,
+        "sh",
+        "-c",
+        "echo $FOO $(pwd) $(id -u) $(hostname) $PATH",
+    ]);
+    assert_eq!(
+        out,
+        "bar /tmp 1000 box1 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    );
+    // Docker's default: hostname is the short id.
+    let id = d.docker_ok(&["create", &img, "hostname"]);
+    d.docker_ok(&["start", &id]);
+    let st = d.docker_ok(&["wait", &id]);
+    assert_eq!(st, "0");
+    assert_eq!(d.docker_ok(&["logs", &id]), id[..12]);
+}
+
+#[test]
+fn pouch_cli_run_pulls_and_prints() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    let o = d.pouch(&["run", "--rm", &img, "sh", "-c", "echo hello; ip -4 addr"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("hello\n"), "{out}");
+    let ip = eth0_ipv4(&out).unwrap_or_else(|| panic!("no address: {out}"));
+    assert!(ip.to_string().starts_with(&d.net_prefix));
+
+    let o = d.pouch(&["run", &img, "sh", "-c", "exit 4"]);
+    assert_eq!(o.status.code(), Some(4));
+    let o = d.pouch(&["run", "--rm", &img, "nosuchcmd"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    let o = d.pouch(&["run", "--rm", "127.0.0.1:1/nothing:here", "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    let err = stderr(&o);
+    let last = err.trim().lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("pouch: Error response from daemon:") && last.contains("127.0.0.1:1"),
+        "{err}"
+    );
+}
