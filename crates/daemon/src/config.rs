@@ -112,7 +112,7 @@ impl Config {
             .join(format!("{}.sock", &id[..16]))
     }
     pub fn cgroups_path(&self, id: &str) -> String {
-        format!("/{}/{}", self.cgroup_parent, id)
+        pouch_cgroups::Hierarchy::cgroups_path(&self.cgroup_parent, id)
     }
 }
 

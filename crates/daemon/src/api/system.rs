@@ -77,11 +77,9 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
     let (total, running, paused, stopped) = engine.container_counts().await;
     let images = engine.image_index().by_id.len();
     let cfg = &engine.cfg;
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    };
+    let cgroup_version = pouch_cgroups::Hierarchy::detect()
+        .map(|h| h.version().as_docker_str())
+        .unwrap_or("");
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();

@@ -125,12 +125,12 @@ pub async fn teardown_if_idle(engine: &Arc<Engine>) {
     {
         warn!(error = %e, "remove bridge");
     }
-    if let Ok(dirs) = std::fs::read_dir("/sys/fs/cgroup") {
-        for d in dirs.flatten() {
-            let p = d.path().join(&engine.cfg.cgroup_parent);
-            if p.is_dir() {
-                let _ = std::fs::remove_dir(&p);
+    match pouch_cgroups::Hierarchy::detect() {
+        Ok(h) => {
+            for e in h.remove(&engine.cfg.cgroup_parent) {
+                warn!(error = %e, "remove cgroup");
             }
         }
+        Err(e) => warn!(error = %e, "cgroups"),
     }
 }
