@@ -89,6 +89,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/volumes/{id}", get(system::no_such_volume))
         .route("/plugins/{id}/json", get(system::no_such_plugin))
         .fallback(system::not_found)
+        // dockerd answers a known path with the wrong method as an unknown route.
+        .method_not_allowed_fallback(system::not_found)
         .with_state(engine)
 }
 
@@ -100,12 +102,8 @@ pub fn strip_version(mut req: Request) -> Result<Request, Response> {
     if let Some(rest) = path.strip_prefix("/v") {
         if let Some((ver, tail)) = rest.split_once('/') {
             if ver.split('.').count() == 2 && ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                if !version_supported(ver) {
-                    return Err(ApiError(
-                        StatusCode::BAD_REQUEST,
-                        format!("client version {ver} is too old or too new. Minimum supported API version is {MIN_API_VERSION}, maximum is {API_VERSION}"),
-                    )
-                    .into_response());
+                if let Some(msg) = version_error(ver) {
+                    return Err(ApiError(StatusCode::BAD_REQUEST, msg).into_response());
                 }
                 let new = match req.uri().query() {
                     Some(q) => format!("/{tail}?{q}"),
@@ -120,14 +118,31 @@ pub fn strip_version(mut req: Request) -> Result<Request, Response> {
     Ok(req)
 }
 
-fn version_supported(v: &str) -> bool {
-    let parse = |s: &str| -> Option<(u32, u32)> {
-        let (a, b) = s.split_once('.')?;
-        Some((a.parse().ok()?, b.parse().ok()?))
+fn parse_version(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// Docker's message for a client version we do not serve, `None` when we serve it.
+fn version_error(v: &str) -> Option<String> {
+    let too_old = || {
+        format!("client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version")
     };
-    match (parse(v), parse(MIN_API_VERSION), parse(API_VERSION)) {
-        (Some(x), Some(lo), Some(hi)) => x >= lo && x <= hi,
-        _ => false,
+    let (Some(x), Some(lo), Some(hi)) = (
+        parse_version(v),
+        parse_version(MIN_API_VERSION),
+        parse_version(API_VERSION),
+    ) else {
+        return Some(too_old());
+    };
+    if x < lo {
+        Some(too_old())
+    } else if x > hi {
+        Some(format!(
+            "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+        ))
+    } else {
+        None
     }
 }
 
@@ -150,11 +165,14 @@ mod tests {
 
     #[test]
     fn versions() {
-        assert!(version_supported("1.24"));
-        assert!(version_supported("1.41"));
-        assert!(version_supported("1.47"));
-        assert!(!version_supported("1.23"));
-        assert!(!version_supported("1.48"));
+        assert_eq!(version_error("1.24"), None);
+        assert_eq!(version_error("1.41"), None);
+        assert_eq!(version_error("1.47"), None);
+        assert!(version_error("1.23").is_some_and(|m| m.contains("1.23 is too old")));
+        assert_eq!(
+            version_error("1.48").as_deref(),
+            Some("client version 1.48 is too new. Maximum supported API version is 1.47")
+        );
     }
 
     #[test]

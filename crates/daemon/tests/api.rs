@@ -1,0 +1,558 @@
+//! The Docker Engine API surface over raw HTTP on the daemon socket: ping, version prefixes,
+//! version and info, clean JSON 404s, bad input, the wait-before-start handshake the docker
+//! CLI relies on, hijacked attach streams, names and list filters.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+fn parse(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("bad JSON ({e}): {body:?}"))
+}
+
+/// Percent-encode a query value.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn host_kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn create(d: &Daemon, name: Option<&str>, body: Value) -> String {
+    let path = match name {
+        Some(n) => format!("/containers/create?name={}", enc(n)),
+        None => "/containers/create".into(),
+    };
+    let (st, b) = d.api("POST", &path, Some(&body.to_string()));
+    assert_eq!(st, 201, "create {body}: {b}");
+    parse(&b)["Id"].as_str().expect("Id").to_string()
+}
+
+/// Send a raw request on a fresh connection and read up to the end of the response head.
+/// Returns the stream (positioned after the head), the head text and any body bytes
+/// already read.
+fn raw_request(d: &Daemon, req: &str) -> (UnixStream, String, Vec<u8>) {
+    let mut s = UnixStream::connect(&d.sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(req.as_bytes()).expect("send");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s
+            .read(&mut chunk)
+            .unwrap_or_else(|e| panic!("no response head in time ({e}): {buf:?}"));
+        assert!(n > 0, "connection closed before the response head: {buf:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let rest = buf[end + 4..].to_vec();
+    (s, head, rest)
+}
+
+/// Read until EOF (bounded by the stream's read timeout).
+fn read_to_eof(s: &mut UnixStream, mut got: Vec<u8>) -> Vec<u8> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!(
+                "stream did not end ({e}); got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+}
+
+fn head_header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn ping_get_and_head_carry_api_version() {
+    let Some(d) = Daemon::start() else { return };
+    for path in ["/_ping", "/v1.24/_ping", "/v1.47/_ping"] {
+        let (st, h, body) = d.try_api("GET", path, None).expect(path);
+        assert_eq!(st, 200, "GET {path}");
+        assert_eq!(body, "OK", "GET {path}");
+        assert_eq!(header(&h, "api-version"), Some("1.47"), "GET {path}: {h:?}");
+        assert_eq!(header(&h, "ostype"), Some("linux"), "GET {path}: {h:?}");
+    }
+    let (st, h, body) = d.try_api("HEAD", "/_ping", None).expect("HEAD");
+    assert_eq!(st, 200);
+    assert!(body.is_empty(), "HEAD has a body: {body:?}");
+    assert_eq!(header(&h, "api-version"), Some("1.47"), "{h:?}");
+    assert_eq!(header(&h, "ostype"), Some("linux"), "{h:?}");
+}
+
+#[test]
+fn version_prefixes_and_unsupported_versions() {
+    let Some(d) = Daemon::start() else { return };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    for path in ["/version", "/v1.24/version", "/v1.47/version"] {
+        let v = d.get_json(path);
+        assert_eq!(v["ApiVersion"], "1.47", "{path}: {v}");
+        assert_eq!(v["MinAPIVersion"], "1.24", "{path}: {v}");
+        assert_eq!(v["Os"], "linux", "{path}: {v}");
+        assert_eq!(v["Arch"], arch, "{path}: {v}");
+        assert_eq!(v["KernelVersion"], host_kernel().as_str(), "{path}: {v}");
+        assert!(v["Version"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+    }
+
+    let (st, h, b) = d.try_api("GET", "/v1.99/version", None).unwrap();
+    assert_eq!(st, 400, "{b}");
+    assert!(
+        header(&h, "content-type").is_some_and(|c| c.starts_with("application/json")),
+        "{h:?}"
+    );
+    assert_eq!(
+        parse(&b),
+        json!({"message": "client version 1.99 is too new. Maximum supported API version is 1.47"})
+    );
+    let (st, _, b) = d.try_api("GET", "/v1.23/version", None).unwrap();
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(
+        parse(&b)["message"],
+        "client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version"
+    );
+
+    // What the docker CLI makes of it.
+    let out = d.docker_ok(&[
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}}/{{.Server.Arch}}",
+    ]);
+    assert_eq!(out, format!("1.47 1.24 linux/{arch}"));
+}
+
+#[test]
+fn info_reports_counts_and_host_facts() {
+    let Some(d) = Daemon::start() else { return };
+    let counts = |d: &Daemon| {
+        let i = d.get_json("/info");
+        (
+            i["Containers"].as_u64(),
+            i["ContainersRunning"].as_u64(),
+            i["ContainersStopped"].as_u64(),
+            i["Images"].as_u64(),
+        )
+    };
+    assert_eq!(counts(&d), (Some(0), Some(0), Some(0), Some(0)));
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    assert_eq!(counts(&d), (Some(0), Some(0), Some(0), Some(1)));
+    d.docker_ok(&["create", "--name", "c1", &img, "true"]);
+    assert_eq!(counts(&d), (Some(1), Some(0), Some(1), Some(1)));
+    d.docker_ok(&["run", "-d", "--name", "c2", &img, "sleep", "60"]);
+    assert_eq!(counts(&d), (Some(2), Some(1), Some(1), Some(1)));
+
+    let i = d.get_json("/v1.47/info");
+    assert_eq!(i["Driver"], "overlay2", "{i}");
+    let cgv = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    };
+    assert_eq!(i["CgroupVersion"], cgv, "{i}");
+    assert_eq!(i["CgroupDriver"], "cgroupfs", "{i}");
+    assert_eq!(
+        i["DockerRootDir"],
+        d.data_root.display().to_string().as_str(),
+        "{i}"
+    );
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(i["Name"], hostname.trim(), "{i}");
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap();
+    assert_eq!(i["NCPU"].as_u64(), Some(ncpu as u64), "{i}");
+    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert_eq!(i["MemTotal"].as_u64(), Some(mem_kb * 1024), "{i}");
+    assert_eq!(i["KernelVersion"], host_kernel().as_str(), "{i}");
+    assert_eq!(i["OSType"], "linux", "{i}");
+    assert_eq!(i["LiveRestoreEnabled"], true, "{i}");
+
+    let out = d.docker_ok(&[
+        "info",
+        "--format",
+        "{{.DockerRootDir}} {{.Containers}} {{.ContainersRunning}} {{.Images}} {{.Driver}}",
+    ]);
+    assert_eq!(out, format!("{} 2 1 1 overlay2", d.data_root.display()));
+}
+
+#[test]
+fn unknown_objects_and_routes_are_json_404s() {
+    let Some(d) = Daemon::start() else { return };
+    let cases = [
+        ("GET", "/nosuch", None),
+        ("GET", "/v1.47/nosuch/route", None),
+        ("POST", "/containers/x/frobnicate", None),
+        // A known path with the wrong method is an unknown route to dockerd too.
+        ("DELETE", "/_ping", Some("page not found")),
+        ("PUT", "/containers/json", Some("page not found")),
+        ("GET", "/networks/x", Some("network x not found")),
+        ("GET", "/volumes/x", Some("get x: no such volume")),
+        ("GET", "/plugins/x/json", Some("plugin \"x\" not found")),
+        ("GET", "/images/x/json", None),
+        ("GET", "/images/127.0.0.1:5000/no/such:tag/json", None),
+        ("GET", "/containers/x/json", Some("No such container: x")),
+        (
+            "GET",
+            "/v1.41/containers/x/json",
+            Some("No such container: x"),
+        ),
+        ("POST", "/containers/x/start", Some("No such container: x")),
+        ("POST", "/containers/x/wait", Some("No such container: x")),
+        ("DELETE", "/containers/x", Some("No such container: x")),
+    ];
+    for (method, path, msg) in cases {
+        let (st, h, b) = d.try_api(method, path, None).unwrap();
+        assert_eq!(st, 404, "{method} {path}: {b}");
+        assert!(
+            header(&h, "content-type").is_some_and(|c| c.starts_with("application/json")),
+            "{method} {path}: {h:?}"
+        );
+        let v = parse(&b);
+        let m = v["message"].as_str().unwrap_or("");
+        assert!(!m.is_empty(), "{method} {path}: {b}");
+        if let Some(want) = msg {
+            assert_eq!(m, want, "{method} {path}");
+        }
+    }
+    // `docker inspect` probes every object kind and reports a clean miss.
+    let o = d.docker(&["inspect", "nothing-here"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("No such object: nothing-here"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_create_bodies_are_400_and_leave_nothing() {
+    let Some(d) = Daemon::start() else { return };
+    d.docker_ok(&["pull", &image()]);
+    for body in [r#"{"Image": "#, "not json", r#"{"Image": 5}"#, r#"["x"]"#] {
+        let (st, h, b) = d.try_api("POST", "/containers/create", Some(body)).unwrap();
+        assert_eq!(st, 400, "{body}: {b}");
+        assert!(
+            header(&h, "content-type").is_some_and(|c| c.starts_with("application/json")),
+            "{h:?}"
+        );
+        assert!(parse(&b)["message"].as_str().is_some(), "{b}");
+    }
+    let (st, b) = d.api("POST", "/containers/create", Some(r#"{"Cmd":["true"]}"#));
+    assert_eq!(st, 400, "no image: {b}");
+    let (st, b) = d.api(
+        "POST",
+        "/containers/create",
+        Some(r#"{"Image":"127.0.0.1:5000/not/pulled:x","Cmd":["true"]}"#),
+    );
+    assert_eq!(st, 404, "{b}");
+    assert!(
+        parse(&b)["message"]
+            .as_str()
+            .unwrap()
+            .contains("No such image"),
+        "{b}"
+    );
+    let (st, b) = d.api(
+        "POST",
+        "/containers/create?name=bad%20name",
+        Some(&json!({"Image": image(), "Cmd": ["true"]}).to_string()),
+    );
+    assert_eq!(st, 400, "{b}");
+    let (st, b) = d.api("GET", "/containers/json?filters=notjson", None);
+    assert_eq!(st, 400, "{b}");
+    assert!(d.all_ids().is_empty(), "a failed create left a container");
+    assert!(
+        std::fs::read_dir(d.data_root.join("containers"))
+            .map(|r| r.count())
+            .unwrap_or(0)
+            == 0,
+        "a failed create left a container directory"
+    );
+}
+
+#[test]
+fn wait_headers_arrive_before_start() {
+    let Some(d) = Daemon::start() else { return };
+    d.docker_ok(&["pull", &image()]);
+    let id = create(
+        &d,
+        None,
+        json!({"Image": image(), "Cmd": ["sh", "-c", "exit 7"]}),
+    );
+    let (mut s, head, rest) = raw_request(
+        &d,
+        &format!(
+            "POST /v1.47/containers/{id}/wait?condition=next-exit HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(d.inspect(&id)["State"]["Status"], "created");
+    let (st, b) = d.api("POST", &format!("/containers/{id}/start"), None);
+    assert_eq!(st, 204, "{b}");
+    let body = String::from_utf8_lossy(&read_to_eof(&mut s, rest)).into_owned();
+    let (a, z) = (body.find('{'), body.rfind('}'));
+    let (Some(a), Some(z)) = (a, z) else {
+        panic!("no JSON in wait body: {body:?}")
+    };
+    let v = parse(&body[a..=z]);
+    assert_eq!(v["StatusCode"], 7, "{v}");
+
+    // `removed` answers once `--rm`-style removal is done; `not-running` at once when stopped.
+    let (st, b) = d.api("POST", &format!("/containers/{id}/wait"), None);
+    assert_eq!(st, 200);
+    assert!(b.contains("\"StatusCode\":7"), "{b}");
+    let (mut s, head, rest) = raw_request(
+        &d,
+        &format!(
+            "POST /containers/{id}/wait?condition=removed HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (st, b) = d.api("DELETE", &format!("/containers/{id}"), None);
+    assert_eq!(st, 204, "{b}");
+    let body = String::from_utf8_lossy(&read_to_eof(&mut s, rest)).into_owned();
+    assert!(body.contains("\"StatusCode\":7"), "{body:?}");
+    let (st, b) = d.api(
+        "POST",
+        &format!("/containers/{id}/wait?condition=bogus"),
+        None,
+    );
+    assert_eq!(st, 400, "{b}");
+}
+
+/// Split a stdcopy stream into (stdout, stderr), checking every frame header.
+fn demux(mut b: &[u8]) -> (String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    while !b.is_empty() {
+        assert!(b.len() >= 8, "truncated frame header: {b:?}");
+        assert_eq!(&b[1..4], &[0, 0, 0], "bad frame header: {:?}", &b[..8]);
+        let len = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        assert!(b.len() >= 8 + len, "truncated frame: {b:?}");
+        match b[0] {
+            1 => out.extend_from_slice(&b[8..8 + len]),
+            2 => err.extend_from_slice(&b[8..8 + len]),
+            s => panic!("unknown stream {s} in frame"),
+        }
+        b = &b[8 + len..];
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+fn attach_upgrade(d: &Daemon, id: &str) -> (UnixStream, String, Vec<u8>) {
+    raw_request(
+        d,
+        &format!(
+            "POST /v1.47/containers/{id}/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        ),
+    )
+}
+
+#[test]
+fn attach_upgrades_and_frames_output() {
+    let Some(d) = Daemon::start() else { return };
+    d.docker_ok(&["pull", &image()]);
+    let id = create(
+        &d,
+        None,
+        json!({"Image": image(), "AttachStdout": true, "AttachStderr": true,
+               "Cmd": ["sh", "-c", "echo out; echo err >&2; echo out2"]}),
+    );
+    let (mut s, head, rest) = attach_upgrade(&d, &id);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(head_header(&head, "upgrade"), Some("tcp"), "{head}");
+    assert_eq!(
+        head_header(&head, "content-type"),
+        Some("application/vnd.docker.multiplexed-stream"),
+        "{head}"
+    );
+    let (st, b) = d.api("POST", &format!("/containers/{id}/start"), None);
+    assert_eq!(st, 204, "{b}");
+    let raw = read_to_eof(&mut s, rest);
+    let (out, err) = demux(&raw);
+    assert_eq!(out, "out\nout2\n");
+    assert_eq!(err, "err\n");
+
+    // With a tty the stream is raw: no frame headers.
+    let id = create(
+        &d,
+        None,
+        json!({"Image": image(), "Tty": true, "AttachStdout": true, "Cmd": ["echo", "hi"]}),
+    );
+    let (mut s, head, rest) = attach_upgrade(&d, &id);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(
+        head_header(&head, "content-type"),
+        Some("application/vnd.docker.raw-stream"),
+        "{head}"
+    );
+    let (st, b) = d.api("POST", &format!("/containers/{id}/start"), None);
+    assert_eq!(st, 204, "{b}");
+    let raw = read_to_eof(&mut s, rest);
+    assert_eq!(String::from_utf8_lossy(&raw), "hi\r\n");
+
+    // Attaching to a stopped container is refused.
+    let (st, b) = d.api(
+        "POST",
+        &format!("/containers/{id}/attach?stream=1&stdout=1"),
+        None,
+    );
+    assert_eq!(st, 409, "{b}");
+}
+
+#[test]
+fn names_take_an_optional_slash_and_are_unique() {
+    let Some(d) = Daemon::start() else { return };
+    d.docker_ok(&["pull", &image()]);
+    let body = json!({"Image": image(), "Cmd": ["true"]});
+    let id = create(&d, Some("/web"), body.clone());
+    let c = d.inspect("web");
+    assert_eq!(c["Id"], id.as_str());
+    assert_eq!(c["Name"], "/web");
+    assert_eq!(d.inspect(&id[..12])["Name"], "/web");
+    assert_eq!(
+        d.docker_ok(&["inspect", "--format", "{{.Name}}", "/web"]),
+        "/web"
+    );
+    assert_eq!(d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]), "web");
+    let (st, b) = d.api("GET", "/containers/json?all=1", None);
+    assert_eq!(st, 200);
+    assert_eq!(parse(&b)[0]["Names"], json!(["/web"]));
+
+    for name in ["web", "/web"] {
+        let (st, b) = d.api(
+            "POST",
+            &format!("/containers/create?name={}", enc(name)),
+            Some(&body.to_string()),
+        );
+        assert_eq!(st, 409, "{name}: {b}");
+        let m = parse(&b)["message"].as_str().unwrap_or("").to_string();
+        assert!(
+            m.contains("\"/web\" is already in use") && m.contains(&id),
+            "{m}"
+        );
+    }
+    d.docker_ok(&["rm", "/web"]);
+    assert!(d.all_ids().is_empty());
+    // The name is free again.
+    create(&d, Some("web"), body);
+}
+
+#[test]
+fn list_filters_by_label_name_status_and_id() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let a = create(
+        &d,
+        Some("alpha"),
+        json!({"Image": img, "Cmd": ["true"], "Labels": {"tier": "web", "x": ""}}),
+    );
+    let b = create(
+        &d,
+        Some("beta"),
+        json!({"Image": img, "Cmd": ["true"], "Labels": {"tier": "db"}}),
+    );
+    let c = d.docker_ok(&["run", "-d", "--name", "gamma", &img, "sleep", "60"]);
+
+    let names = |filters: Value, all: bool| -> Vec<String> {
+        let path = format!(
+            "/containers/json?all={}&filters={}",
+            all as u8,
+            enc(&filters.to_string())
+        );
+        let v = d.get_json(&path);
+        let mut n: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c["Names"][0]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches('/')
+                    .to_string()
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(json!({}), false), ["gamma"]);
+    assert_eq!(names(json!({}), true), ["alpha", "beta", "gamma"]);
+    assert_eq!(names(json!({"label": ["tier=web"]}), true), ["alpha"]);
+    assert_eq!(
+        names(json!({"label": {"tier": true}}), true),
+        ["alpha", "beta"]
+    );
+    assert_eq!(names(json!({"label": ["x"]}), true), ["alpha"]);
+    assert_eq!(
+        names(json!({"label": ["tier=nope"]}), true),
+        Vec::<String>::new()
+    );
+    assert_eq!(names(json!({"name": {"beta": true}}), true), ["beta"]);
+    assert_eq!(names(json!({"name": ["/gamma"]}), true), ["gamma"]);
+    assert_eq!(names(json!({"status": ["running"]}), true), ["gamma"]);
+    // A status filter lists stopped containers even without all=1.
+    assert_eq!(
+        names(json!({"status": ["created"]}), false),
+        ["alpha", "beta"]
+    );
+    assert_eq!(names(json!({"id": [&a[..10]]}), true), ["alpha"]);
+    assert_eq!(
+        names(json!({"id": [&b[..10]], "label": ["tier=db"]}), true),
+        ["beta"]
+    );
+    assert_eq!(
+        names(json!({"id": [&c[..10]], "status": ["exited"]}), true),
+        Vec::<String>::new()
+    );
+
+    // The CLI's --filter sends the same JSON.
+    let out = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=tier=db",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(out, "beta");
+}
