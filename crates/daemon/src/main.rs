@@ -18,7 +18,7 @@ use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tower::Layer;
 use tracing::{error, info, warn};
 
@@ -85,6 +85,19 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     pid_lock.set_len(0)?;
     writeln!(pid_lock, "{}", std::process::id())?;
 
+    let mut bound = Vec::new();
+    let result = serve(&cfg, &mut bound).await;
+    // Only what this process made: a refused start must not remove another daemon's socket.
+    for s in &bound {
+        let _ = std::fs::remove_file(s);
+    }
+    let _ = std::fs::remove_file(&cfg.flags.pidfile);
+    result
+}
+
+/// Bind the API sockets (recorded in `bound`), open and reconcile the engine, serve until
+/// a signal, then shut down.
+async fn serve(cfg: &Config, bound: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     // Shims detach from their short-lived parent; as subreaper pouchd inherits and reaps them.
     if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
         warn!(error = %e, "cannot become child subreaper; exited shims are left to init");
@@ -92,7 +105,9 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
 
     let mut listeners = Vec::new();
     for s in &cfg.sockets {
-        listeners.push((s.clone(), bind_socket(s).await?));
+        let l = bind_socket(s).await?;
+        bound.push(s.clone());
+        listeners.push((s.clone(), l));
     }
     let engine = engine::Engine::open(cfg.clone()).await?;
     engine::restore::reconcile(&engine).await;
@@ -123,10 +138,6 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         engine.stop_all().await;
     }
     engine::restore::teardown_if_idle(&engine).await;
-    for s in &cfg.sockets {
-        let _ = std::fs::remove_file(s);
-    }
-    let _ = std::fs::remove_file(&cfg.flags.pidfile);
     Ok(())
 }
 

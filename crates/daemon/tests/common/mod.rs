@@ -139,6 +139,17 @@ fn pick_subnet() -> (u8, u8) {
     }
 }
 
+/// How to start a test daemon beyond `start_with`'s extra flags.
+#[derive(Debug, Clone, Default)]
+pub struct StartOpts {
+    /// Extra pouchd flags.
+    pub extra: Vec<String>,
+    /// Leave `--bip` out so pouchd probes a free private subnet on first start and reuses
+    /// it later. `bip` and `net_prefix` are then empty: read the address off the bridge.
+    /// The subnet is a host-wide /16; keep such daemons few.
+    pub default_bip: bool,
+}
+
 /// A running private pouchd. Dropping it removes every container, stops the daemon and
 /// cleans up whatever is left (mounts, bridge, processes, directory).
 pub struct Daemon {
@@ -164,34 +175,54 @@ impl Daemon {
 
     /// Start a daemon with extra pouchd flags.
     pub fn start_with(extra: &[&str]) -> Option<Daemon> {
+        Self::start_opts(StartOpts {
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+    }
+
+    /// Start a daemon as `opts` says.
+    pub fn start_opts(opts: StartOpts) -> Option<Daemon> {
+        let mut d = Self::prepare(opts)?;
+        d.spawn();
+        Some(d)
+    }
+
+    /// Everything `start_opts` sets up (directory, names, subnet) without starting pouchd:
+    /// for start-up errors (`run_pouchd_once`) or a first start with `restart`. Cleans up on
+    /// drop like a started daemon.
+    pub fn prepare(opts: StartOpts) -> Option<Daemon> {
         if !ready() {
             return None;
         }
         let tag = format!("{:08x}", rand::random::<u32>());
         let dir = PathBuf::from(format!("/tmp/pt-{tag}"));
         std::fs::create_dir_all(&dir).expect("create test dir");
-        let (a, b) = pick_subnet();
+        let (bip, net_prefix) = if opts.default_bip {
+            (String::new(), String::new())
+        } else {
+            let (a, b) = pick_subnet();
+            (format!("10.{a}.{b}.1/24"), format!("10.{a}.{b}."))
+        };
         let docker_config = dir.join("docker-config");
         std::fs::create_dir_all(&docker_config).expect("docker config dir");
-        let mut d = Daemon {
+        Some(Daemon {
             data_root: dir.join("root"),
             exec_root: dir.join("x"),
             sock: dir.join("d.sock"),
             bridge: format!("pt{tag}"),
-            bip: format!("10.{a}.{b}.1/24"),
-            net_prefix: format!("10.{a}.{b}."),
-            extra_flags: extra.iter().map(|s| s.to_string()).collect(),
+            bip,
+            net_prefix,
+            extra_flags: opts.extra,
             child: None,
             docker_config,
             dir,
-        };
-        d.spawn();
-        Some(d)
+        })
     }
 
     /// The pouchd command line for this daemon (without extra flags).
     pub fn base_args(&self) -> Vec<String> {
-        vec![
+        let mut args: Vec<String> = vec![
             "-H".into(),
             format!("unix://{}", self.sock.display()),
             "--data-root".into(),
@@ -202,11 +233,13 @@ impl Daemon {
             self.dir.join("pouchd.pid").display().to_string(),
             "--bridge-name".into(),
             self.bridge.clone(),
-            "--bip".into(),
-            self.bip.clone(),
-            "--log-level".into(),
-            "info,pouchd=debug".into(),
-        ]
+        ];
+        // Without it (`StartOpts::default_bip`) pouchd picks the subnet itself.
+        if !self.bip.is_empty() {
+            args.extend(["--bip".into(), self.bip.clone()]);
+        }
+        args.extend(["--log-level".into(), "info,pouchd=debug".into()]);
+        args
     }
 
     /// Run pouchd with this daemon's flags plus `extra` and wait for it to exit (for flag
