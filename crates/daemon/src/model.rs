@@ -63,6 +63,17 @@ pub struct HostConfig {
     pub extra: Map<String, Value>,
 }
 
+impl HostConfig {
+    /// The network the container is on: `default` (what the CLI sends, kept as given, like
+    /// dockerd) is the default bridge.
+    pub fn network_name(&self) -> &str {
+        match self.network_mode.as_str() {
+            "" | "default" => "bridge",
+            m => m,
+        }
+    }
+}
+
 /// The body of `POST /containers/create`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

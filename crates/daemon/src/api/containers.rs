@@ -138,9 +138,10 @@ pub async fn wait(
         )
     })?;
     let h = engine.find(&id).await?;
+    let waiter = engine.prepare_wait(&h, cond).await;
     let (tx, body) = channel_body();
     tokio::spawn(async move {
-        let code = engine.wait_container(&h, cond).await;
+        let code = waiter.wait().await;
         let err = h.rec.lock().await.state.error.clone();
         let error = if err.is_empty() {
             Value::Null
@@ -166,7 +167,10 @@ pub async fn attach(
         let c = h.rec.lock().await;
         (c.config.tty, c.config.stdin_once, c.state.status)
     };
-    if matches!(status, Status::Exited | Status::Dead | Status::Removing) {
+    // An exited container may be attached to: `docker start -a` attaches, then starts, and
+    // the stream carries the next run. (The "start it first" refusal is the CLI's, in
+    // `docker attach`.)
+    if matches!(status, Status::Dead | Status::Removing) {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "You cannot attach to a stopped container, start it first".into(),
@@ -255,11 +259,11 @@ pub async fn logs(
         since: q
             .get("since")
             .and_then(|s| logs::parse_time_filter(s))
-            .filter(|s| *s > 0.0),
+            .filter(|s| *s > 0),
         until: q
             .get("until")
             .and_then(|s| logs::parse_time_filter(s))
-            .filter(|s| *s > 0.0),
+            .filter(|s| *s > 0),
         timestamps: qbool(&q, "timestamps"),
     };
     if !opts.stdout && !opts.stderr {
@@ -376,7 +380,7 @@ impl IfEmpty for String {
 }
 
 fn networks_json(c: &Container) -> Value {
-    let mode = c.host_config.network_mode.as_str();
+    let mode = c.host_config.network_name();
     let mut ep = json!({
         "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "", "EndpointID": "",
         "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
@@ -497,6 +501,20 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
+/// The `Command` column as dockerd builds it: path and args, args with spaces in quotes.
+fn list_command(c: &Container) -> String {
+    let mut out = c.path.clone();
+    for a in &c.args {
+        out.push(' ');
+        if a.contains(' ') {
+            out.push_str(&format!("'{a}'"));
+        } else {
+            out.push_str(a);
+        }
+    }
+    out
+}
+
 fn filter_values(filters: &Value, key: &str) -> Vec<String> {
     match filters.get(key) {
         // Docker's filters are `{"key": {"value": true}}`; old clients send `{"key": ["value"]}`.
@@ -572,14 +590,12 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
             let created = chrono::DateTime::parse_from_rfc3339(&c.created)
                 .map(|t| t.timestamp())
                 .unwrap_or(0);
-            let mut command = vec![c.path.clone()];
-            command.extend(c.args.iter().cloned());
             json!({
                 "Id": c.id,
                 "Names": [format!("/{}", c.name)],
                 "Image": image_ref_for(&engine, c),
                 "ImageID": c.image_id,
-                "Command": command.join(" "),
+                "Command": list_command(c),
                 "Created": created,
                 "Ports": [],
                 "Labels": c.config.labels.clone().unwrap_or_default(),

@@ -98,6 +98,31 @@ fn start_failure_exit_code(msg: &str) -> i32 {
     }
 }
 
+/// A wait whose starting point is fixed; [`Waiter::wait`] returns the exit code.
+pub struct Waiter {
+    rx: tokio::sync::watch::Receiver<super::handle::ExitGen>,
+    start: u64,
+    running: bool,
+    cond: WaitCondition,
+}
+
+impl Waiter {
+    pub async fn wait(mut self) -> i32 {
+        let (start, running, cond) = (self.start, self.running, self.cond);
+        let done = |g: &super::handle::ExitGen| match cond {
+            WaitCondition::NotRunning => !running || g.exits > start,
+            WaitCondition::NextExit => g.exits > start,
+            WaitCondition::Removed => g.removed,
+        };
+        let code = match self.rx.wait_for(done).await {
+            Ok(g) => Some(g.exit_code),
+            // Sender dropped: the container is gone.
+            Err(_) => None,
+        };
+        code.unwrap_or_else(|| self.rx.borrow().exit_code)
+    }
+}
+
 impl Engine {
     fn paths(&self, id: &str) -> ContainerPaths {
         ContainerPaths::new(self.cfg.container_dir(id))
@@ -128,7 +153,9 @@ impl Engine {
         };
         let image = self.resolve_image(&config.image)?;
         match host_config.network_mode.as_str() {
-            "" | "default" | "bridge" => host_config.network_mode = "bridge".into(),
+            // Kept as sent (the CLI sends `default`), as dockerd keeps it.
+            "" => host_config.network_mode = "default".into(),
+            "default" | "bridge" => {}
             "none" | "host" => {}
             m if m.starts_with("container:") => {
                 return Err(EngineError::InvalidParameter(format!(
@@ -296,7 +323,7 @@ impl Engine {
         let (uid, gid, groups) =
             rootfs::resolve_user(&merged, &c.config.user).map_err(EngineError::InvalidParameter)?;
 
-        let mode = c.host_config.network_mode.clone();
+        let mode = c.host_config.network_name().to_string();
         let own_netns = mode != "host";
         if mode == "bridge" {
             c.endpoint = Some(self.allocate_endpoint(&c.id).await?);
@@ -629,7 +656,12 @@ impl Engine {
     }
 
     pub async fn kill_container(&self, name: &str, signal: &str) -> Result<()> {
-        let h = self.find(name).await?;
+        let h = self.find(name).await.map_err(|e| match e {
+            EngineError::NotFound(m) => {
+                EngineError::NotFound(format!("Cannot kill container: {name}: {m}"))
+            }
+            other => other,
+        })?;
         let sig = parse_signal(signal)
             .ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {signal}")))?;
         if !h.rec.lock().await.is_running() {
@@ -699,22 +731,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Wait per `cond`; returns the exit code. The caller has already sent response headers.
-    pub async fn wait_container(&self, h: &Arc<Handle>, cond: WaitCondition) -> i32 {
-        let mut rx = h.exit_tx.subscribe();
-        let start = *rx.borrow();
+    /// Take the snapshot a wait per `cond` is measured from. Call it before answering the
+    /// request: the client may start the container as soon as it has the headers, and an
+    /// exit before the snapshot would never be seen.
+    pub async fn prepare_wait(&self, h: &Handle, cond: WaitCondition) -> Waiter {
+        let rx = h.exit_tx.subscribe();
+        let start = rx.borrow().exits;
         let running = h.rec.lock().await.is_running();
-        let done = |g: &super::handle::ExitGen| match cond {
-            WaitCondition::NotRunning => !running || g.exits > start.exits,
-            WaitCondition::NextExit => g.exits > start.exits,
-            WaitCondition::Removed => g.removed,
-        };
-        let code = match rx.wait_for(done).await {
-            Ok(g) => Some(g.exit_code),
-            // Sender dropped: the container is gone.
-            Err(_) => None,
-        };
-        code.unwrap_or_else(|| rx.borrow().exit_code)
+        Waiter {
+            rx,
+            start,
+            running,
+            cond,
+        }
     }
 
     pub fn send_stdin(&self, h: &Handle, data: &[u8]) {

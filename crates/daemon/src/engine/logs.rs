@@ -17,9 +17,10 @@ pub struct LogOptions {
     pub stderr: bool,
     /// Keep only the last N entries.
     pub tail: Option<usize>,
-    /// Unix time (seconds, fractional): only entries at or after it.
-    pub since: Option<f64>,
-    pub until: Option<f64>,
+    /// Unix time in nanoseconds: only entries at or after it (inclusive, as dockerd).
+    pub since: Option<i128>,
+    /// Unix time in nanoseconds: only entries at or before it.
+    pub until: Option<i128>,
     pub timestamps: bool,
 }
 
@@ -34,7 +35,7 @@ impl LogOptions {
             return false;
         }
         if self.since.is_some() || self.until.is_some() {
-            let t = entry_unix_time(e).unwrap_or(0.0);
+            let t = entry_unix_nanos(e).unwrap_or(0);
             if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t > u) {
                 return false;
             }
@@ -43,22 +44,34 @@ impl LogOptions {
     }
 }
 
-fn entry_unix_time(e: &LogEntry) -> Option<f64> {
-    let t = chrono::DateTime::parse_from_rfc3339(&e.time).ok()?;
-    Some(t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
+fn unix_nanos<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> i128 {
+    t.timestamp() as i128 * 1_000_000_000 + t.timestamp_subsec_nanos() as i128
 }
 
-/// Docker's `since`/`until` query values: unix seconds with optional fraction, or RFC 3339.
-pub fn parse_time_filter(s: &str) -> Option<f64> {
+fn entry_unix_nanos(e: &LogEntry) -> Option<i128> {
+    chrono::DateTime::parse_from_rfc3339(&e.time)
+        .ok()
+        .map(|t| unix_nanos(&t))
+}
+
+/// Docker's `since`/`until` query values as unix nanoseconds: `SECONDS[.FRACTION]` (what
+/// the CLI sends), or RFC 3339. Integer arithmetic, so a line's own timestamp matches it.
+pub fn parse_time_filter(s: &str) -> Option<i128> {
+    let s = s.trim();
     if s.is_empty() {
         return None;
     }
-    if let Ok(v) = s.parse::<f64>() {
-        return Some(v);
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |x: &str| x.chars().all(|c| c.is_ascii_digit());
+    let unsigned = int.strip_prefix('-').unwrap_or(int);
+    if !unsigned.is_empty() && digits(unsigned) && digits(frac) && frac.len() <= 9 {
+        let secs: i128 = int.parse().ok()?;
+        let nanos: i128 = format!("{frac:0<9}").parse().ok()?;
+        return Some(secs * 1_000_000_000 + if secs < 0 { -nanos } else { nanos });
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
-        .map(|t| t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
+        .map(|t| unix_nanos(&t))
 }
 
 /// Read every complete entry from `offset`; returns the entries and the offset after them.
@@ -100,9 +113,17 @@ pub fn select(entries: Vec<LogEntry>, opts: &LogOptions) -> Vec<LogEntry> {
 }
 
 /// The bytes one entry produces on the wire (with the timestamp prefix if asked).
+/// Timestamps are printed as dockerd prints them: RFC 3339, UTC, always nine fraction digits
+/// (the file holds Go's RFC3339Nano, which drops trailing zeros).
 pub fn render(e: &LogEntry, timestamps: bool) -> Vec<u8> {
     if timestamps {
-        format!("{} {}", e.time, e.log).into_bytes()
+        let time = chrono::DateTime::parse_from_rfc3339(&e.time)
+            .map(|t| {
+                t.with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+            })
+            .unwrap_or_else(|_| e.time.clone());
+        format!("{time} {}", e.log).into_bytes()
     } else {
         e.log.clone().into_bytes()
     }
@@ -112,6 +133,35 @@ pub fn render(e: &LogEntry, timestamps: bool) -> Vec<u8> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn time_filters_are_exact() {
+        assert_eq!(
+            parse_time_filter("1796333719.141240220"),
+            Some(1_796_333_719_141_240_220)
+        );
+        assert_eq!(parse_time_filter("12.5"), Some(12_500_000_000));
+        assert_eq!(parse_time_filter("12"), Some(12_000_000_000));
+        assert_eq!(
+            parse_time_filter("2026-01-01T00:00:01.12Z"),
+            Some(1_767_225_601_120_000_000)
+        );
+        assert_eq!(parse_time_filter(""), None);
+        assert_eq!(parse_time_filter("soon"), None);
+        let e = LogEntry {
+            log: String::new(),
+            stream: "stdout".into(),
+            time: "2026-12-03T21:34:17.141240220Z".into(),
+        };
+        let at = LogOptions {
+            stdout: true,
+            since: parse_time_filter("1796333657.141240220"),
+            until: parse_time_filter("1796333657.141240220"),
+            ..Default::default()
+        };
+        assert_eq!(entry_unix_nanos(&e), at.since);
+        assert!(at.wants(&e), "since and until are inclusive");
+    }
 
     #[test]
     fn reads_filters_and_tails() {
@@ -166,6 +216,16 @@ mod tests {
         assert_eq!(
             render(&all[0], true),
             b"2026-01-01T00:00:01.000000000Z a\n".to_vec()
+        );
+        // Go's RFC3339Nano in the file drops zeros; the output keeps nine digits.
+        let short = LogEntry {
+            log: "x\n".into(),
+            stream: "stdout".into(),
+            time: "2026-01-01T00:00:01.12Z".into(),
+        };
+        assert_eq!(
+            render(&short, true),
+            b"2026-01-01T00:00:01.120000000Z x\n".to_vec()
         );
         std::fs::remove_dir_all(&d).unwrap();
     }
