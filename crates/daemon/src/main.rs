@@ -20,7 +20,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use tower::Layer;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Take an exclusive lock on `path` or fail: a second daemon on the same root must refuse.
 fn lock_file(path: &Path, what: &str) -> anyhow::Result<Flock<File>> {
@@ -75,6 +75,23 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// One line per API request (method, path, status); server errors at warn level.
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    if resp.status().is_server_error() {
+        warn!(%method, %path, status, "request failed");
+    } else {
+        debug!(%method, %path, status, "request");
+    }
+    resp
+}
+
 async fn run(flags: Flags) -> anyhow::Result<()> {
     let cfg = Config::resolve(flags).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&cfg.flags.data_root)
@@ -121,6 +138,7 @@ async fn serve(cfg: &Config, bound: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         api::add_server_headers(resp)
     })
     .layer(app);
+    let app = axum::middleware::from_fn(log_request).layer(app);
     for (path, l) in listeners {
         let svc = app.clone().into_make_service();
         info!(socket = %path.display(), "API listening");

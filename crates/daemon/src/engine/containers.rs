@@ -724,10 +724,15 @@ impl Engine {
         }
         self.store.delete_container(&c.id)?;
         self.remove_handle(&c.id);
+        // Its image was deleted with force while it existed: the layers were kept for it.
+        let image_gone = !self.image_index().by_id.contains_key(&c.image_id);
         drop(c);
         h.close_subscribers();
         h.note_removed();
         info!(id = %&h.id[..12], "container removed");
+        if image_gone {
+            self.gc_layers().await;
+        }
         Ok(())
     }
 

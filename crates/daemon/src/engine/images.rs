@@ -158,59 +158,80 @@ impl Engine {
         self.tag_image_id(&img.id, &r.familiar())
     }
 
-    async fn container_using(&self, image_id: &str) -> Option<String> {
+    /// Containers created from `image_id`: (id, running).
+    async fn containers_using(&self, image_id: &str) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
         for h in self.handles() {
-            if h.rec.lock().await.image_id == image_id {
-                return Some(h.id.clone());
+            let c = h.rec.lock().await;
+            if c.image_id == image_id {
+                out.push((c.id.clone(), c.is_running()));
             }
         }
-        None
+        out
     }
 
-    /// `docker rmi`: untag by name; delete when no tag is left (or when named by id).
+    /// `docker rmi`, with dockerd's rules. By tag: untag; when it was the last tag, delete
+    /// the image too, unless a container uses it (409, or with force: keep it untagged if a
+    /// container runs it). By id: delete; a stopped container's image needs force, a running
+    /// container's cannot be forced. Layers go only when no image or container uses them.
     pub async fn remove_image(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {
         let img = self.resolve_image(name)?;
+        let short = &strip_sha(&img.id)[..12];
         let tags = self.image_tags(&img.id);
         let by_tag = Reference::parse(name)
             .ok()
             .map(|r| r.familiar())
             .filter(|f| tags.contains(f));
+        let users = self.containers_using(&img.id).await;
+        let running = users.iter().find(|u| u.1).map(|u| &u.0[..12]);
+        let stopped = users.iter().find(|u| !u.1).map(|u| &u.0[..12]);
         let mut out = Vec::new();
         if let Some(tag) = &by_tag {
             if tags.len() > 1 {
                 self.untag(tag)?;
                 return Ok(vec![DeleteItem::Untagged(tag.clone())]);
             }
-        } else if tags.len() > 1 && !force {
-            return Err(EngineError::Conflict(format!(
-                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-                &strip_sha(&img.id)[..12]
-            )));
-        }
-        if let Some(cid) = self.container_using(&img.id).await {
-            if !force {
-                let what = by_tag
-                    .clone()
-                    .map(|t| format!("remove repository reference \"{t}\""))
-                    .unwrap_or_else(|| format!("delete {}", &strip_sha(&img.id)[..12]));
+            if let (false, Some(cid)) = (force, users.first()) {
                 return Err(EngineError::Conflict(format!(
-                    "conflict: unable to {what} (must force) - container {} is using its referenced image {}",
-                    &cid[..12],
-                    &strip_sha(&img.id)[..12]
+                    "conflict: unable to remove repository reference \"{tag}\" (must force) - container {} is using its referenced image {short}",
+                    &cid.0[..12]
                 )));
             }
-            // Forced while in use: untag only; the image stays for its containers.
-            for t in &tags {
-                self.untag(t)?;
-                out.push(DeleteItem::Untagged(t.clone()));
+        } else {
+            if tags.len() > 1 && !force {
+                return Err(EngineError::Conflict(format!(
+                    "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+                )));
             }
-            return Ok(out);
+            if let Some(cid) = running {
+                return Err(EngineError::Conflict(format!(
+                    "conflict: unable to delete {short} (cannot be forced) - image is being used by running container {cid}"
+                )));
+            }
+            if let (false, Some(cid)) = (force, stopped) {
+                return Err(EngineError::Conflict(format!(
+                    "conflict: unable to delete {short} (must be forced) - image is being used by stopped container {cid}"
+                )));
+            }
         }
         for t in &tags {
+            self.untag(t)?;
             out.push(DeleteItem::Untagged(t.clone()));
         }
         for d in &img.repo_digests {
             out.push(DeleteItem::Untagged(d.clone()));
+        }
+        if running.is_some() {
+            // Forced by tag while a container runs it: the image stays, without references.
+            let kept = Image {
+                repo_digests: vec![],
+                ..(*img).clone()
+            };
+            self.store.put_image(&kept.id, &kept)?;
+            self.image_index_mut()
+                .by_id
+                .insert(kept.id.clone(), Arc::new(kept));
+            return Ok(out);
         }
         self.store.delete_image(&img.id)?;
         {
@@ -229,9 +250,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Delete layers no image references any more.
-    async fn gc_layers(&self) {
-        let (keep_layers, keep_images): (HashSet<String>, HashSet<String>) = {
+    /// Delete layers no image and no container references any more (a container keeps
+    /// the layers of an image deleted with force until it is removed).
+    pub(super) async fn gc_layers(&self) {
+        let (mut keep_layers, keep_images): (HashSet<String>, HashSet<String>) = {
             let idx = self.image_index();
             (
                 idx.by_id
@@ -241,6 +263,9 @@ impl Engine {
                 idx.by_id.keys().cloned().collect(),
             )
         };
+        for h in self.handles() {
+            keep_layers.extend(h.rec.lock().await.layers.iter().cloned());
+        }
         if let Err(e) = self.images.gc(&keep_layers, &keep_images).await {
             tracing::warn!(error = %e, "layer garbage collection");
         }

@@ -1,0 +1,504 @@
+//! Images through the real docker CLI and raw API against a private pouchd: pull (Docker's
+//! progress lines), images, inspect by every kind of name, tag, rmi (untag, delete, layers
+//! gone, conflicts with containers), and clean errors for registries that are down, bad
+//! references, unknown images and unknown objects. (A corrupt blob is covered in
+//! crates/image/tests.)
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn json_message(body: &str) -> String {
+    let v: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not a JSON error ({e}): {body}"));
+    v["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message: {body}"))
+        .to_string()
+}
+
+fn image_id(d: &Daemon, name: &str) -> String {
+    d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", name])
+}
+
+/// The image's layer directories on disk (GraphDriver.Data.LowerDir).
+fn layer_dirs(d: &Daemon, name: &str) -> Vec<PathBuf> {
+    let v = d.get_json(&format!("/images/{name}/json"));
+    let dirs: Vec<PathBuf> = v["GraphDriver"]["Data"]["LowerDir"]
+        .as_str()
+        .unwrap_or("")
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    assert!(!dirs.is_empty(), "no layer dirs: {v}");
+    for p in &dirs {
+        assert!(p.starts_with(&d.data_root), "{p:?} outside the data root");
+        assert!(p.is_dir(), "{p:?} missing");
+    }
+    dirs
+}
+
+/// `docker images` rows as `REPOSITORY:TAG ID`.
+fn image_rows(d: &Daemon) -> Vec<String> {
+    let out = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    let mut v: Vec<String> = out.lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+/// No request ended in a server error.
+fn assert_no_500s(d: &Daemon) {
+    let log = d.log();
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request failed") || l.contains("status=5"))
+        .collect();
+    assert!(bad.is_empty(), "server errors in the daemon log:\n{bad:#?}");
+}
+
+#[test]
+fn pull_prints_dockers_lines_and_second_pull_is_up_to_date() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    let repo = img.trim_end_matches(":latest");
+    let o = d.docker(&["pull", &img]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "latest: Pulling from busybox", "{out}");
+    assert!(
+        lines.iter().any(|l| l.ends_with(": Pull complete")),
+        "{out}"
+    );
+    let digest = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .unwrap_or_else(|| panic!("no digest line: {out}"));
+    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+    assert_eq!(hex.len(), 64, "{digest}");
+    assert!(
+        lines.contains(&format!("Status: Downloaded newer image for {img}").as_str()),
+        "{out}"
+    );
+    assert_eq!(*lines.last().unwrap(), img, "{out}");
+
+    let o = d.docker(&["pull", &img]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {img}")),
+        "{out}"
+    );
+    assert!(!out.contains("Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert_eq!(d.docker_ok(&["pull", "-q", &img]), img);
+
+    // The raw stream: one JSON object per line, each with a status or progress.
+    let (st, body) = d.api(
+        "POST",
+        &format!("/images/create?fromImage={repo}&tag=latest"),
+        None,
+    );
+    assert_eq!(st, 200, "{body}");
+    let mut statuses = Vec::new();
+    for l in body.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
+        assert!(v.get("error").is_none(), "{l}");
+        statuses.push(v["status"].as_str().unwrap_or("").to_string());
+    }
+    assert!(
+        statuses.contains(&format!("Status: Image is up to date for {img}")),
+        "{statuses:?}"
+    );
+    // Pulled by digest: the image is found by that reference too.
+    let by_digest = format!("{repo}@{digest}");
+    d.docker_ok(&["pull", "-q", &by_digest]);
+    assert_eq!(image_id(&d, &by_digest), image_id(&d, &img));
+    assert_no_500s(&d);
+}
+
+#[test]
+fn images_lists_repository_tag_and_id() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    d.docker_ok(&["pull", "-q", &img]);
+    let id = image_id(&d, &img);
+    let hex = id.strip_prefix("sha256:").expect("sha256 id");
+    let short = &hex[..12];
+    assert_eq!(
+        image_rows(&d),
+        vec![format!("{}/busybox:latest {short}", registry())]
+    );
+    assert_eq!(d.docker_ok(&["images", "-q"]), short);
+    assert_eq!(d.docker_ok(&["images", "-q", "--no-trunc"]), id);
+    let table = d.docker_ok(&["images"]);
+    let header = table.lines().next().unwrap_or("");
+    for col in ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"] {
+        assert!(header.contains(col), "{table}");
+    }
+    // Filter by reference, as the CLI's `docker images REPO` sends it.
+    assert_eq!(
+        d.docker_ok(&["images", "-q", &format!("{}/busybox", registry())]),
+        short
+    );
+
+    let v = d.get_json("/images/json");
+    let rows = v.as_array().expect("array");
+    assert_eq!(rows.len(), 1, "{v}");
+    let r = &rows[0];
+    assert_eq!(r["Id"], id.as_str());
+    assert_eq!(r["RepoTags"], serde_json::json!([img]));
+    let digests = r["RepoDigests"].as_array().expect("RepoDigests");
+    assert!(
+        digests.iter().any(|d| d
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!("{}/busybox@sha256:", registry()))),
+        "{r}"
+    );
+    assert!(r["Size"].as_i64().unwrap_or(0) > 0, "{r}");
+    assert!(r["Created"].as_i64().unwrap_or(0) > 0, "{r}");
+}
+
+#[test]
+fn inspect_image_by_name_id_short_id_and_raw_path() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", "-q", &img]);
+    let id = image_id(&d, &img);
+    let hex = id.strip_prefix("sha256:").unwrap().to_string();
+    let repo = format!("{}/busybox", registry());
+    for name in [
+        img.clone(),
+        repo.clone(),
+        id.clone(),
+        hex.clone(),
+        hex[..12].to_string(),
+        format!("sha256:{}", &hex[..12]),
+    ] {
+        assert_eq!(image_id(&d, &name), id, "by {name}");
+    }
+    // `docker inspect` without a type finds the image after probing containers.
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Id}}", &img]), id);
+    assert_eq!(d.docker_ok(&["inspect", "-f", "{{.Id}}", &hex[..12]]), id);
+
+    // Names with slashes and colons arrive in the URL path.
+    for path in [
+        format!("/images/{img}/json"),
+        format!("/v1.47/images/{img}/json"),
+        format!("/v1.41/images/{repo}/json"),
+        format!("/images/{id}/json"),
+        format!("/images/{}/json", &hex[..12]),
+    ] {
+        let v = d.get_json(&path);
+        assert_eq!(v["Id"], id.as_str(), "{path}");
+        assert_eq!(v["RepoTags"], serde_json::json!([img]), "{path}");
+    }
+    let v = d.get_json(&format!("/images/{img}/json"));
+    assert_eq!(v["Os"], "linux");
+    assert_eq!(v["Architecture"], "amd64");
+    assert_eq!(v["Config"]["Cmd"], serde_json::json!(["sh"]));
+    assert_eq!(v["RootFS"]["Type"], "layers");
+    assert!(!v["RootFS"]["Layers"].as_array().unwrap().is_empty());
+    assert!(v["Size"].as_i64().unwrap_or(0) > 0);
+    layer_dirs(&d, &img);
+
+    let (st, body) = d.api("GET", &format!("/images/{repo}:nosuchtag/json"), None);
+    assert_eq!(st, 404, "{body}");
+    assert!(json_message(&body).contains("No such image"), "{body}");
+    let o = d.docker(&["image", "inspect", "127.0.0.1:5000/nosuch:latest"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("No such image"), "{}", stderr(&o));
+    assert_no_500s(&d);
+}
+
+#[test]
+fn tag_then_rmi_untags_then_deletes_with_its_layers() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", "-q", &img]);
+    let id = image_id(&d, &img);
+    let short = id.strip_prefix("sha256:").unwrap()[..12].to_string();
+    let dirs = layer_dirs(&d, &img);
+    let other = format!("{}/other:v1", registry());
+    d.docker_ok(&["tag", &img, &other]);
+    d.docker_ok(&["tag", &img, "local-name"]);
+    assert_eq!(
+        image_rows(&d),
+        vec![
+            format!("{}/busybox:latest {short}", registry()),
+            format!("{}/other:v1 {short}", registry()),
+            format!("local-name:latest {short}"),
+        ]
+    );
+    assert_eq!(image_id(&d, "local-name"), id);
+
+    // By id while several tags point at it: 409 unless forced.
+    let o = d.docker(&["rmi", &short]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!(
+            "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+        )),
+        "{}",
+        stderr(&o)
+    );
+
+    // A tag among several: untag only.
+    assert_eq!(d.docker_ok(&["rmi", &other]), format!("Untagged: {other}"));
+    assert_eq!(
+        d.docker_ok(&["rmi", "local-name"]),
+        "Untagged: local-name:latest"
+    );
+    assert_eq!(
+        image_rows(&d),
+        vec![format!("{}/busybox:latest {short}", registry())]
+    );
+    for p in &dirs {
+        assert!(p.is_dir(), "untag removed layer {p:?}");
+    }
+    let o = d.docker(&["rmi", &other]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("No such image"), "{}", stderr(&o));
+
+    // The last reference: untag and delete; the layers go with it.
+    let out = d.docker_ok(&["rmi", &img]);
+    assert!(out.contains(&format!("Untagged: {img}")), "{out}");
+    assert!(out.contains(&format!("Deleted: {id}")), "{out}");
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    for p in &dirs {
+        assert!(!p.exists(), "layer {p:?} left after the last rmi");
+    }
+    let (st, _) = d.api("GET", &format!("/images/{id}/json"), None);
+    assert_eq!(st, 404);
+
+    // Pulled again, it is whole again, and the API's DELETE answers Docker's list.
+    d.docker_ok(&["pull", "-q", &img]);
+    layer_dirs(&d, &img);
+    let (st, body) = d.api("DELETE", &format!("/images/{img}"), None);
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("JSON");
+    let items = v.as_array().expect("array");
+    assert_eq!(items[0]["Untagged"], img.as_str());
+    assert_eq!(items.last().unwrap()["Deleted"], id.as_str());
+    assert_no_500s(&d);
+}
+
+#[test]
+fn rmi_of_an_image_in_use_conflicts_unless_forced() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", "-q", &img]);
+    let id = image_id(&d, &img);
+    let short = id.strip_prefix("sha256:").unwrap()[..12].to_string();
+    let dirs = layer_dirs(&d, &img);
+
+    // A stopped container uses it.
+    let stopped = d.docker_ok(&["create", &img, "echo", "still here"]);
+    let o = d.docker(&["rmi", &img]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!(
+            "conflict: unable to remove repository reference \"{img}\" (must force) - container {} is using its referenced image {short}",
+            &stopped[..12]
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let (st, body) = d.api("DELETE", &format!("/images/{id}"), None);
+    assert_eq!(st, 409, "{body}");
+    assert_eq!(
+        json_message(&body),
+        format!(
+            "conflict: unable to delete {short} (must be forced) - image is being used by stopped container {}",
+            &stopped[..12]
+        )
+    );
+
+    // A running one: even force cannot delete it by id.
+    let running = d.docker_ok(&["run", "-d", &img, "sleep", "60"]);
+    let o = d.docker(&["rmi", "-f", &short]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!(
+            "conflict: unable to delete {short} (cannot be forced) - image is being used by running container {}",
+            &running[..12]
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(image_id(&d, &img), id, "a refused rmi changed something");
+
+    // Forced by name while it runs: untagged, kept (as <none>) for the container.
+    let out = d.docker_ok(&["rmi", "-f", &img]);
+    assert!(out.contains(&format!("Untagged: {img}")), "{out}");
+    assert!(!out.contains("Deleted"), "{out}");
+    assert_eq!(image_rows(&d), vec![format!("<none>:<none> {short}")]);
+    assert_eq!(d.inspect(&running)["State"]["Running"], true);
+    for p in &dirs {
+        assert!(p.is_dir(), "layer {p:?} of a running container removed");
+    }
+    d.docker_ok(&["rm", "-f", &running]);
+
+    // Only the stopped container is left: force deletes the image, the container keeps
+    // its layers and still runs.
+    let out = d.docker_ok(&["rmi", "-f", &short]);
+    assert!(out.contains(&format!("Deleted: {id}")), "{out}");
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    for p in &dirs {
+        assert!(p.is_dir(), "layer {p:?} of an existing container removed");
+    }
+    let o = d.docker(&["start", "-a", &stopped]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "still here\n");
+    // Once the container is gone, so are the layers.
+    d.docker_ok(&["rm", &stopped]);
+    for p in &dirs {
+        assert!(!p.exists(), "layer {p:?} left after its last user went");
+    }
+    assert_no_500s(&d);
+}
+
+#[test]
+fn pull_from_a_registry_that_is_down_fails_cleanly() {
+    let Some(d) = Daemon::start() else { return };
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let o = d.docker(&["pull", "127.0.0.1:1/x:y"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("Error response from daemon:"), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(
+        err.to_lowercase().contains("connection refused"),
+        "the cause is named: {err}"
+    );
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    let (st, body) = d.api("POST", "/images/create?fromImage=127.0.0.1:1/x&tag=y", None);
+    assert!(st >= 400, "{st} {body}");
+    assert!(json_message(&body).contains("127.0.0.1:1"), "{body}");
+    // docker run of such an image: 125, nothing created.
+    let o = d.docker(&["run", "--rm", "127.0.0.1:1/x:y", "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(d.all_ids().is_empty());
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    // Nothing half-written in the image store.
+    let ingest = d.data_root.join("image/content/ingest");
+    let left: Vec<_> = std::fs::read_dir(&ingest)
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "ingest left: {left:?}");
+}
+
+#[test]
+fn bad_references_are_400() {
+    let Some(d) = Daemon::start() else { return };
+    for q in [
+        "fromImage=bad@@ref",
+        "fromImage=BusyBox&tag=latest",
+        "fromImage=127.0.0.1:5000/Foo&tag=latest",
+        "fromImage=127.0.0.1:5000/busybox&tag=bad%20tag",
+        "fromImage=127.0.0.1:5000/a//b",
+    ] {
+        let (st, body) = d.api("POST", &format!("/images/create?{q}"), None);
+        assert_eq!(st, 400, "{q}: {body}");
+        assert!(
+            json_message(&body).contains("invalid reference format"),
+            "{q}: {body}"
+        );
+    }
+    // The CLI catches some itself; what reaches the daemon gets the daemon's 400.
+    let o = d.docker(&["pull", "127.0.0.1:5000/Foo"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("invalid reference format"),
+        "{}",
+        stderr(&o)
+    );
+    let (st, body) = d.api(
+        "POST",
+        "/images/127.0.0.1:5000/busybox:latest/tag?repo=Bad/Name",
+        None,
+    );
+    assert!(st == 400 || st == 404, "{st} {body}");
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    assert_no_500s(&d);
+}
+
+#[test]
+fn run_of_an_image_the_registry_does_not_have_exits_125() {
+    let Some(d) = Daemon::start() else { return };
+    let name = format!("{}/nosuch:latest", registry());
+    let o = d.docker(&["run", "--rm", &name, "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("Unable to find image '{name}' locally")),
+        "{err}"
+    );
+    assert!(
+        err.contains("not found") && err.contains("manifest unknown"),
+        "{err}"
+    );
+    assert!(d.all_ids().is_empty());
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    let o = d.docker(&["pull", &name]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("manifest unknown"), "{}", stderr(&o));
+    let (st, body) = d.api(
+        "POST",
+        &format!("/images/create?fromImage={}/nosuch&tag=latest", registry()),
+        None,
+    );
+    assert_eq!(st, 404, "{body}");
+    // create of an image not present locally: 404 "No such image" (the CLI then pulls).
+    let body = format!(r#"{{"Image":"{name}"}}"#);
+    let (st, b) = d.api("POST", "/containers/create", Some(&body));
+    assert_eq!(st, 404, "{b}");
+    assert_eq!(json_message(&b), format!("No such image: {name}"));
+    assert_no_500s(&d);
+}
+
+#[test]
+fn inspect_of_an_unknown_name_probes_every_kind_cleanly() {
+    let Some(d) = Daemon::start() else { return };
+    let o = d.docker(&["inspect", "nosuchthing"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("No such object: nosuchthing"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o).trim(), "[]");
+    // Each probe the CLI makes, directly: a JSON 404.
+    for path in [
+        "/containers/nosuchthing/json",
+        "/images/nosuchthing/json",
+        "/networks/nosuchthing",
+        "/volumes/nosuchthing",
+        "/plugins/nosuchthing/json",
+        "/v1.47/images/127.0.0.1:5000/no/such:thing/json",
+    ] {
+        let (st, body) = d.api("GET", path, None);
+        assert_eq!(st, 404, "{path}: {body}");
+        json_message(&body);
+    }
+    for kind in ["network", "volume", "image", "container"] {
+        let o = d.docker(&[kind, "inspect", "nosuchthing"]);
+        assert_eq!(o.status.code(), Some(1), "{kind}: {}", stderr(&o));
+        assert!(
+            stderr(&o).to_lowercase().contains("nosuchthing"),
+            "{kind}: {}",
+            stderr(&o)
+        );
+    }
+    assert_no_500s(&d);
+    // The daemon log does record requests (so the check above means something).
+    assert!(
+        d.log().contains("/containers/nosuchthing/json"),
+        "requests are not logged"
+    );
+}
