@@ -54,6 +54,16 @@ fn run_counter(d: &Daemon, name: &str, extra: &[&str]) -> i64 {
     pid_of(d, name)
 }
 
+/// The child's output once it exits, killing it after `limit`.
+fn output_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("child output")
+}
+
 /// Assert the daemon is clean: stopped, nothing of it left on the host.
 fn assert_no_leftovers(d: &mut Daemon) {
     let st = d.term().expect("daemon was running");
@@ -135,10 +145,36 @@ fn sigkill_then_restart_adopts_running_container() {
         "log lines lost or repeated across the outage"
     );
 
+    // The adopted container keeps its address: a new one gets another.
+    let ip = d.inspect("counter")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(ip.starts_with(&d.net_prefix), "{ip}");
+    let out = d.docker_ok(&["run", "--rm", &image(), "ip", "-4", "addr"]);
+    let new_ip = eth0_ipv4(&out).unwrap_or_else(|| panic!("no address: {out}"));
+    assert_ne!(
+        new_ip.to_string(),
+        ip,
+        "address of the adopted container reused"
+    );
+
+    // A wait begun after the restart sees the adopted container's exit (sh ignores SIGTERM
+    // as pid 1, so stop ends with SIGKILL).
+    let waiter = d
+        .docker_cmd(&["wait", "counter"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker wait");
     d.docker_ok(&["stop", "-t", "1", "counter"]);
     let st = state(&d, "counter");
     assert_eq!(st["Status"], "exited", "{st}");
+    assert_eq!(st["ExitCode"], 137, "{st}");
     assert!(!pid_alive(pid), "stop left the process running");
+    let w = output_within(waiter, Duration::from_secs(20));
+    assert_eq!(stdout(&w).trim(), "137", "{}", stderr(&w));
     d.docker_ok(&["rm", "counter"]);
     assert!(d.all_ids().is_empty());
     assert_no_leftovers(&mut d);
@@ -298,5 +334,30 @@ fn adopted_rm_container_is_removed_when_it_ends() {
         "adopted --rm container not removed after it ended"
     );
     assert!(!pid_alive(pid));
+    assert_no_leftovers(&mut d);
+}
+
+#[test]
+fn crash_without_live_restore_stops_survivors_on_start() {
+    let Some(mut d) = Daemon::start_with(&["--live-restore=false"]) else {
+        return;
+    };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let polite = format!("trap 'exit 0' TERM; {COUNTER}");
+    d.docker_ok(&["run", "-d", "--name", "survivor", &img, "sh", "-c", &polite]);
+    let pid = pid_of(&d, "survivor");
+    // SIGKILL cannot stop anything; like dockerd, the next start must.
+    d.kill9();
+    assert!(pid_alive(pid));
+    d.restart();
+    let st = state(&d, "survivor");
+    assert_eq!(st["Status"], "exited", "{st}");
+    assert_eq!(st["ExitCode"], 0, "{st}");
+    assert!(
+        eventually(Duration::from_secs(5), || !pid_alive(pid)),
+        "container still running after a restart without live-restore"
+    );
+    d.docker_ok(&["rm", "survivor"]);
     assert_no_leftovers(&mut d);
 }

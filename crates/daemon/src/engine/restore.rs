@@ -70,6 +70,12 @@ pub async fn reconcile(engine: &Arc<Engine>) {
         }
     }
     cleanup_leftovers(engine, &known, &veths).await;
+    // Without live-restore nothing outlives the daemon: like dockerd, stop what survived a
+    // crash (SIGKILL could not stop it).
+    if !engine.cfg.flags.live_restore {
+        info!("live-restore is off: stopping any container still running");
+        engine.stop_all().await;
+    }
 }
 
 /// Runtime containers, mounts and bridge ports of this daemon that no record explains.
