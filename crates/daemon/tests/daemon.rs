@@ -266,8 +266,12 @@ fn explicit_bip_overlapping_a_host_route_is_refused() {
     assert!(!link_exists(&d.bridge));
 }
 
+/// Daemons without `--bip` probe host-wide: two probing at once may pick the same pool.
+static DEFAULT_BIP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn default_bip_is_probed_stored_and_reused() {
+    let _one = DEFAULT_BIP.lock().unwrap_or_else(|e| e.into_inner());
     let before = host_routes();
     let Some(mut d) = Daemon::start_opts(StartOpts {
         default_bip: true,
@@ -409,13 +413,18 @@ fn two_daemons_side_by_side_keep_to_themselves() {
         assert_eq!(d1.docker_ok(&["ps", "-q", "--no-trunc"]), c1, "{what}");
     };
 
-    // A crash and restart of d2 reconciles only d2's objects.
+    // A crash and restart of d2 reconciles only d2's objects. With live-restore off, d2
+    // stops its own survivor on start, and nothing of d1's.
     d2.kill9();
+    assert!(pid_alive(pid2));
     d2.restart();
     d1_intact("after d2 restart");
-    assert_eq!(d2.inspect(&c2)["State"]["Pid"].as_i64(), Some(pid2));
+    assert_eq!(d2.inspect(&c2)["State"]["Status"], "exited");
+    assert!(!pid_alive(pid2), "d2's container still running");
 
     // d2 stops with live-restore off: its container stops, d1's keeps running.
+    d2.docker_ok(&["start", "same"]);
+    let pid2 = d2.inspect(&c2)["State"]["Pid"].as_i64().unwrap();
     let st = d2.term().expect("d2 running");
     assert!(st.success(), "{st}");
     assert!(!pid_alive(pid2), "d2's container still running");
@@ -424,4 +433,41 @@ fn two_daemons_side_by_side_keep_to_themselves() {
     d2.restart();
     d2.docker_ok(&["rm", "same"]);
     d1_intact("after d2 rm");
+}
+
+#[test]
+fn stored_bip_taken_meanwhile_is_not_reused() {
+    let _one = DEFAULT_BIP.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut a) = Daemon::start_opts(StartOpts {
+        default_bip: true,
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let gw = link_addr(&a.bridge).expect("bridge address");
+    a.term();
+    assert!(!link_exists(&a.bridge));
+    // While `a` is down another daemon takes that subnet.
+    let Some(b) = Daemon::start_opts(StartOpts {
+        default_bip: true,
+        extra: vec!["--bip".into(), gw.to_string()],
+    }) else {
+        return;
+    };
+    assert_eq!(link_addr(&b.bridge), Some(gw));
+    a.restart();
+    let a_gw = link_addr(&a.bridge).expect("bridge address");
+    assert!(
+        !overlaps(&a_gw.trunc(), &gw.trunc()),
+        "{} reused {a_gw}, which {} holds now",
+        a.bridge,
+        b.bridge
+    );
+    let out = a.docker_ok(&["run", "--rm", &image(), "ip", "-4", "addr"]);
+    let ip = eth0_ipv4(&out).unwrap_or_else(|| panic!("no address: {out}"));
+    assert!(a_gw.trunc().contains(&ip), "{ip} not in {a_gw}");
+    // The new choice is stored in turn.
+    a.term();
+    a.restart();
+    assert_eq!(link_addr(&a.bridge), Some(a_gw));
 }

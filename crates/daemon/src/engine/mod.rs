@@ -223,21 +223,40 @@ async fn setup_bridge(cfg: &Config, store: &Store) -> anyhow::Result<BridgeNetwo
             }
             gw
         }
-        (None, Some(s)) => s
-            .parse()
-            .with_context(|| format!("stored bridge address {s:?} is invalid"))?,
-        (None, None) => {
-            let subnet = pouch_network::ipam::choose_bridge_subnet(&routes)
-                .context("no free private /16 for the default bridge: pass --bip")?;
-            let gw = subnet.hosts().next().context("empty subnet")?;
-            Ipv4Net::new(gw, subnet.prefix_len()).context("gateway address")?
+        (None, Some(s)) => {
+            let gw: Ipv4Net = s
+                .parse()
+                .with_context(|| format!("stored bridge address {s:?} is invalid"))?;
+            // Something else may have taken the subnet while we were down (our own bridge's
+            // routes are not in `routes`). Choose again unless containers use the bridge.
+            match pouch_network::ipam::check_no_overlap(gw.trunc(), &routes) {
+                Ok(()) => gw,
+                Err(e) if pouch_network::list_bridge_ports(&name).await?.is_empty() => {
+                    tracing::warn!(bridge = %name, stored = %gw, error = %e, "stored bridge subnet is taken; choosing another");
+                    probe_bridge_gateway(&routes)?
+                }
+                Err(e) => {
+                    tracing::warn!(bridge = %name, stored = %gw, error = %e, "bridge subnet overlaps a host route; kept for the containers on it");
+                    gw
+                }
+            }
         }
+        (None, None) => probe_bridge_gateway(&routes)?,
     };
     pouch_network::ensure_bridge(&name, gateway)
         .await
         .with_context(|| format!("set up bridge {name}"))?;
     store.set_setting(&key, &gateway.to_string())?;
     Ok(BridgeNetwork { name, gateway })
+}
+
+/// The first free default pool for the bridge, as its gateway address (first host).
+fn probe_bridge_gateway(routes: &[Ipv4Net]) -> anyhow::Result<Ipv4Net> {
+    use anyhow::Context;
+    let subnet = pouch_network::ipam::choose_bridge_subnet(routes)
+        .context("no free private /16 for the default bridge: pass --bip")?;
+    let gw = subnet.hosts().next().context("empty subnet")?;
+    Ipv4Net::new(gw, subnet.prefix_len()).context("gateway address")
 }
 
 pub fn random_hex(bytes: usize) -> String {
