@@ -295,6 +295,7 @@ fn sigterm_without_live_restore_stops_containers() {
         "1000",
     ]);
     let stubborn_pid = pid_of(&d, "stubborn");
+    let rm_id = d.docker_ok(&["run", "-d", "--rm", &img, "sh", "-c", &polite]);
 
     let st = d.term().expect("daemon was running");
     assert!(st.success(), "pouchd exited with {st}:\n{}", d.log());
@@ -314,6 +315,11 @@ fn sigterm_without_live_restore_stops_containers() {
     let st = state(&d, "stubborn");
     assert_eq!(st["Status"], "exited", "{st}");
     assert_eq!(st["ExitCode"], 137, "{st}");
+    // The --rm one was removed when it stopped, or at the latest now.
+    assert!(
+        eventually(Duration::from_secs(10), || !d.all_ids().contains(&rm_id)),
+        "--rm container kept across a restart"
+    );
     d.docker_ok(&["rm", "polite", "stubborn"]);
     assert_no_leftovers(&mut d);
 }
