@@ -346,7 +346,9 @@ impl Engine {
         )?;
 
         let mut env = c.config.env.clone().unwrap_or_default();
-        env.retain(|e| !e.starts_with("HOSTNAME="));
+        // A bare `KEY` (docker run -e KEY with KEY unset on the client) means "unset": it
+        // stays in Config.Env but never reaches the process (runc rejects it).
+        env.retain(|e| e.contains('=') && !e.starts_with("HOSTNAME="));
         env.push(format!("HOSTNAME={}", c.config.hostname));
         if c.config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
             env.push("TERM=xterm".into());
