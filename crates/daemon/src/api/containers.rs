@@ -565,11 +565,16 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
         _ => json!({}),
     };
     let statuses = filter_values(&filters, "status");
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|n| *n > 0);
     let now = chrono::Utc::now();
     let mut rows: Vec<Container> = Vec::new();
     for h in engine.handles() {
         let c = h.rec.lock().await.clone();
-        if !all && statuses.is_empty() && !c.is_running() {
+        // As dockerd: a limit (`ps -n N`, `ps -l`) includes stopped containers.
+        if !all && limit.is_none() && statuses.is_empty() && !c.is_running() {
             continue;
         }
         if matches_filters(&c, &filters) {
@@ -577,11 +582,7 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
         }
     }
     rows.sort_by(|a, b| b.created.cmp(&a.created));
-    if let Some(n) = q
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-    {
+    if let Some(n) = limit {
         rows.truncate(n);
     }
     let out: Vec<Value> = rows
