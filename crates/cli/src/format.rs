@@ -99,6 +99,29 @@ pub fn truncate_id(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
+/// Go's `time.Time.String()` for a Unix time, in UTC: `2026-12-03 21:34:47 +0000 UTC`
+/// (what docker shows as CreatedAt when the client's zone is UTC).
+pub fn go_time_utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// docker's `formatter.Ellipsis`: cut to `max` display characters, ending with "…".
 pub fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -149,6 +172,16 @@ impl Table {
     pub fn new(header: &[&str]) -> Self {
         Table {
             rows: vec![header.iter().map(|s| s.to_string()).collect()],
+        }
+    }
+
+    /// A table of tab-separated lines (a `table` template's output), header included.
+    pub fn from_tab_lines(text: &str) -> Self {
+        Table {
+            rows: text
+                .lines()
+                .map(|l| l.split('\t').map(str::to_string).collect())
+                .collect(),
         }
     }
 
@@ -233,6 +266,20 @@ mod tests {
             ellipsis("sh -c 'echo out; echo err >&2; exit 3'", 20),
             "sh -c 'echo out; ec…"
         );
+    }
+
+    #[test]
+    fn go_times() {
+        assert_eq!(go_time_utc(0), "1970-01-01 00:00:00 +0000 UTC");
+        assert_eq!(go_time_utc(1_767_225_600), "2026-01-01 00:00:00 +0000 UTC");
+        assert_eq!(go_time_utc(1_796_333_719), "2026-12-03 21:35:19 +0000 UTC");
+        assert_eq!(go_time_utc(951_782_400), "2000-02-29 00:00:00 +0000 UTC");
+    }
+
+    #[test]
+    fn tab_lines() {
+        let t = Table::from_tab_lines("NAMES\tSTATUS\nweb\tUp 2 seconds\n");
+        assert_eq!(t.render(), "NAMES     STATUS\nweb       Up 2 seconds\n");
     }
 
     #[test]

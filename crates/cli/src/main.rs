@@ -8,7 +8,9 @@ mod jsonfmt;
 mod opts;
 mod output;
 mod stdcopy;
+mod template;
 mod tty;
+mod usage;
 
 use std::io::Write;
 
@@ -41,6 +43,9 @@ struct Cli {
 enum Command {
     /// Download an image from a registry
     Pull {
+        /// Suppress verbose output
+        #[arg(short = 'q', long)]
+        quiet: bool,
         #[arg(value_name = "NAME[:TAG|@DIGEST]")]
         image: String,
     },
@@ -63,14 +68,14 @@ enum Command {
     /// Return low-level information on containers or images
     Inspect(inspect::InspectArgs),
     /// Show the client and server version information
-    Version,
+    Version(cmd::system::FormatArgs),
     /// Display system-wide information
-    Info,
+    Info(cmd::system::FormatArgs),
 }
 
 async fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
     match cmd {
-        Command::Pull { image } => cmd::pull::cmd(client, &image).await,
+        Command::Pull { quiet, image } => cmd::pull::cmd(client, &image, quiet).await,
         Command::Run(a) => Ok(run::cmd(client, a).await),
         Command::Ps(a) => ps::cmd(client, a).await,
         Command::Logs(a) => logs::cmd(client, a).await,
@@ -80,8 +85,8 @@ async fn dispatch(client: &Client, cmd: Command) -> anyhow::Result<i32> {
         Command::Images(a) => images::cmd(client, a).await,
         Command::Rmi(a) => images::rmi(client, a).await,
         Command::Inspect(a) => inspect::cmd(client, a).await,
-        Command::Version => cmd::system::version(client).await,
-        Command::Info => cmd::system::info(client).await,
+        Command::Version(a) => cmd::system::version(client, a).await,
+        Command::Info(a) => cmd::system::info(client, a).await,
     }
 }
 
@@ -89,11 +94,15 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let usage_error = e.use_stderr();
-            let _ = e.print();
-            // docker exits 125 for flag errors on run and 1 elsewhere; usage errors are
-            // reported by clap with its own status (2) otherwise. Help/version exit 0.
-            std::process::exit(if usage_error { 125 } else { 0 });
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let u = usage::report(&e, usage::verb_of(&args).as_deref());
+            if u.to_stdout {
+                print!("{}", u.text);
+            } else {
+                eprint!("{}", u.text);
+            }
+            let _ = std::io::stdout().flush();
+            std::process::exit(u.code);
         }
     };
     let is_run = matches!(cli.cmd, Command::Run(_));
@@ -111,6 +120,8 @@ fn main() {
         match Client::new(&cli.host) {
             Ok(client) => match dispatch(&client, cli.cmd).await {
                 Ok(code) => code,
+                // Our stdout went away (`pouch logs -f x | head`): nothing worth saying.
+                Err(e) if output::is_broken_pipe(&e) => 0,
                 Err(e) => {
                     eprintln!("{e:#}");
                     1

@@ -32,6 +32,61 @@ pub fn parse_labels(entries: &[String]) -> Result<BTreeMap<String, String>, Stri
     Ok(map)
 }
 
+/// Go's `time.ParseDuration` (e.g. "42m", "1h30m", "1.5s"), in nanoseconds.
+pub fn parse_go_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    if rest == "0" {
+        return Some(0);
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale: f64 = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += num * scale;
+    }
+    let n = total.round() as i128;
+    Some(if neg { -n } else { n })
+}
+
+/// docker's `--since`/`--until` value as sent to the daemon: a relative duration ("42m")
+/// becomes the Unix time that long before `now_nanos` ("seconds.nanoseconds"); anything
+/// else (a Unix timestamp, RFC 3339) goes as given.
+pub fn log_time(value: &str, now_nanos: i128) -> String {
+    match parse_go_duration(value) {
+        Some(d) => {
+            let t = now_nanos - d;
+            format!(
+                "{}.{:09}",
+                t.div_euclid(1_000_000_000),
+                t.rem_euclid(1_000_000_000)
+            )
+        }
+        None => value.to_string(),
+    }
+}
+
 /// An image reference split the way the pull API wants it: `fromImage` and `tag`
 /// (a tag, or a digest for `name@sha256:...`).
 #[derive(Debug, PartialEq, Eq)]
@@ -110,6 +165,27 @@ mod tests {
         assert_eq!(parse_env("UNSET", look).unwrap(), "UNSET");
         assert!(parse_env("=x", look).is_err());
         assert!(parse_env("", look).is_err());
+    }
+
+    #[test]
+    fn durations_and_log_times() {
+        assert_eq!(parse_go_duration("42m"), Some(42 * 60 * 1_000_000_000));
+        assert_eq!(parse_go_duration("1h30m"), Some(5400 * 1_000_000_000));
+        assert_eq!(parse_go_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_go_duration("300ms"), Some(300_000_000));
+        assert_eq!(parse_go_duration("0"), Some(0));
+        assert_eq!(parse_go_duration("-2s"), Some(-2_000_000_000));
+        assert_eq!(parse_go_duration("10"), None);
+        assert_eq!(parse_go_duration("2013-01-02T13:23:37Z"), None);
+        assert_eq!(parse_go_duration("1x"), None);
+        assert_eq!(parse_go_duration(""), None);
+        let now = 1_700_000_100_250_000_000i128;
+        assert_eq!(log_time("100s", now), "1700000000.250000000");
+        assert_eq!(log_time("1700000000", now), "1700000000");
+        assert_eq!(
+            log_time("2013-01-02T13:23:37Z", now),
+            "2013-01-02T13:23:37Z"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::client::{enc, Client};
 use crate::format::{human_duration, human_size, truncate_id, Table};
 use crate::opts::split_repo_tag;
+use crate::output;
 
 #[derive(clap::Args, Debug)]
 pub struct ImagesArgs {
@@ -19,21 +20,112 @@ pub struct ImagesArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided (e.g. dangling=true)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER", value_parser = crate::cmd::ps::parse_filter)]
+    pub filter: Vec<(String, String)>,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// The header row of a `table` template.
+pub fn header_context() -> Value {
+    serde_json::json!({
+        "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+        "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+        "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+        "VirtualSize": "SIZE"
+    })
+}
+
+/// The digest shown for `repo` (from RepoDigests), or `<none>`.
+fn digest_for(img: &Value, repo: &str) -> String {
+    img.get("RepoDigests")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|d| {
+            d.split_once('@')
+                .filter(|(r, _)| *r == repo)
+                .map(|(_, d)| d.to_string())
+        })
+        .unwrap_or_else(|| "<none>".to_string())
+}
+
+/// One row per repository:tag, as docker's image formatter shows it to templates.
+pub fn row_contexts(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for img in list {
+        let id = img.get("Id").and_then(Value::as_str).unwrap_or("");
+        let created = img.get("Created").and_then(Value::as_i64).unwrap_or(0);
+        let size = human_size(img.get("Size").and_then(Value::as_f64).unwrap_or(0.0));
+        for (repo, tag) in repo_rows(img) {
+            rows.push(serde_json::json!({
+                "ID": if trunc { truncate_id(id) } else { id.to_string() },
+                "Digest": digest_for(img, &repo),
+                "Repository": repo,
+                "Tag": tag,
+                "CreatedSince": format!("{} ago", human_duration(now - created)),
+                "CreatedAt": crate::format::go_time_utc(created),
+                "Size": size,
+                "VirtualSize": size,
+                "Containers": "N/A",
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A"
+            }));
+        }
+    }
+    rows
 }
 
 pub async fn cmd(client: &Client, a: ImagesArgs) -> Result<i32> {
-    let path = if a.all {
-        "/images/json?all=1"
+    let mut q = Vec::new();
+    if a.all {
+        q.push("all=1".to_string());
+    }
+    if !a.filter.is_empty() {
+        let mut f = serde_json::Map::new();
+        for (k, v) in &a.filter {
+            if let Value::Object(m) = f
+                .entry(k.clone())
+                .or_insert_with(|| Value::Object(serde_json::Map::new()))
+            {
+                m.insert(v.clone(), Value::Bool(true));
+            }
+        }
+        q.push(format!("filters={}", enc(&Value::Object(f).to_string())));
+    }
+    let path = if q.is_empty() {
+        "/images/json".to_string()
     } else {
-        "/images/json"
+        format!("/images/json?{}", q.join("&"))
     };
-    let list = client.get(path).await?;
+    let list = client.get(&path).await?;
     let empty = Vec::new();
     let list = list.as_array().unwrap_or(&empty);
-    print!(
-        "{}",
-        render(list, a.quiet, !a.no_trunc, crate::format::now_unix())
-    );
+    let now = crate::format::now_unix();
+    let format = match (&a.format, a.digests) {
+        (Some(f), _) => Some(f.clone()),
+        (None, true) => Some(
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+                .to_string(),
+        ),
+        (None, false) => None,
+    };
+    if let (false, Some(f)) = (a.quiet, format) {
+        let rows = row_contexts(list, !a.no_trunc, now);
+        if let Some(text) = crate::template::render_list(&f, &rows, &header_context())
+            .map_err(anyhow::Error::msg)?
+        {
+            output::print(&text)?;
+            return Ok(0);
+        }
+    }
+    output::print(&render(list, a.quiet, !a.no_trunc, now))?;
     Ok(0)
 }
 
@@ -132,10 +224,10 @@ pub async fn rmi(client: &Client, a: RmiArgs) -> Result<i32> {
             Ok(v) => {
                 for item in v.as_array().into_iter().flatten() {
                     if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
-                        println!("Untagged: {u}");
+                        output::print(&format!("Untagged: {u}\n"))?;
                     }
                     if let Some(d) = item.get("Deleted").and_then(Value::as_str) {
-                        println!("Deleted: {d}");
+                        output::print(&format!("Deleted: {d}\n"))?;
                     }
                 }
             }
@@ -152,6 +244,34 @@ pub async fn rmi(client: &Client, a: RmiArgs) -> Result<i32> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn template_rows_and_digests() {
+        let list = vec![json!({
+            "Id": "sha256:8e23192b235b14292a7d7a120d35b8f948a315a307c62075bde7825dbf379a43",
+            "RepoTags": ["127.0.0.1:5000/busybox:latest"],
+            "RepoDigests": ["127.0.0.1:5000/busybox@sha256:ca23"],
+            "Created": 0, "Size": 1984123
+        })];
+        let rows = row_contexts(&list, true, 30);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["Repository"], "127.0.0.1:5000/busybox");
+        assert_eq!(rows[0]["Tag"], "latest");
+        assert_eq!(rows[0]["Digest"], "sha256:ca23");
+        assert_eq!(rows[0]["ID"], "8e23192b235b");
+        assert_eq!(rows[0]["CreatedSince"], "30 seconds ago");
+        assert_eq!(rows[0]["Size"], "1.98MB");
+        let out = crate::template::render_list(
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+            &rows,
+            &header_context(),
+        );
+        assert_eq!(
+            out,
+            Ok(Some("127.0.0.1:5000/busybox:latest 8e23192b235b\n".into()))
+        );
+        assert_eq!(digest_for(&json!({}), "x"), "<none>");
+    }
 
     #[test]
     fn table() {

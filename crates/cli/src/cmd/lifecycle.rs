@@ -4,12 +4,18 @@
 use anyhow::Result;
 use hyper::Method;
 
-use crate::client::{enc, Client};
+use crate::client::{enc, is_status, Client};
+use crate::output;
 
 #[derive(clap::Args, Debug)]
 pub struct StopArgs {
-    /// Seconds to wait for stop before killing it
-    #[arg(short = 't', long = "time")]
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_negative_numbers = true
+    )]
     pub time: Option<i64>,
     /// Signal to send to the container
     #[arg(short = 's', long)]
@@ -39,19 +45,25 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
+/// Sends the request for each name in turn; prints the name on success and the error
+/// otherwise. With `missing_ok` (docker's `rm -f`), "No such container" is printed but does
+/// not fail the command.
 async fn each(
     client: &Client,
     names: &[String],
     method: Method,
+    missing_ok: bool,
     path: impl Fn(&str) -> String,
 ) -> Result<i32> {
     let mut code = 0;
     for name in names {
         match client.bytes(method.clone(), &path(&enc(name)), None).await {
-            Ok(_) => println!("{name}"),
+            Ok(_) => output::print(&format!("{name}\n"))?,
             Err(e) => {
                 eprintln!("{e:#}");
-                code = 1;
+                if !(missing_ok && is_status(&e, 404)) {
+                    code = 1;
+                }
             }
         }
     }
@@ -71,7 +83,7 @@ pub async fn stop(client: &Client, a: StopArgs) -> Result<i32> {
     } else {
         format!("?{}", q.join("&"))
     };
-    each(client, &a.containers, Method::POST, |n| {
+    each(client, &a.containers, Method::POST, false, |n| {
         format!("/containers/{n}/stop{query}")
     })
     .await
@@ -79,7 +91,7 @@ pub async fn stop(client: &Client, a: StopArgs) -> Result<i32> {
 
 pub async fn kill(client: &Client, a: KillArgs) -> Result<i32> {
     let sig = enc(&a.signal);
-    each(client, &a.containers, Method::POST, |n| {
+    each(client, &a.containers, Method::POST, false, |n| {
         format!("/containers/{n}/kill?signal={sig}")
     })
     .await
@@ -87,7 +99,7 @@ pub async fn kill(client: &Client, a: KillArgs) -> Result<i32> {
 
 pub async fn rm(client: &Client, a: RmArgs) -> Result<i32> {
     let (f, v) = (a.force as u8, a.volumes as u8);
-    each(client, &a.containers, Method::DELETE, |n| {
+    each(client, &a.containers, Method::DELETE, a.force, |n| {
         format!("/containers/{n}?force={f}&v={v}")
     })
     .await

@@ -5,6 +5,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::client::{enc, next_chunk, Client};
+use crate::opts::log_time;
 use crate::output::Sink;
 
 #[derive(clap::Args, Debug)]
@@ -18,9 +19,15 @@ pub struct LogsArgs {
     /// Number of lines to show from the end of the logs ("all" for every line)
     #[arg(short = 'n', long, default_value = "all")]
     pub tail: String,
-    /// Show logs since timestamp or relative time
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")
     #[arg(long)]
     pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m")
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
     pub container: String,
 }
 
@@ -42,8 +49,18 @@ pub async fn cmd(client: &Client, a: LogsArgs) -> Result<i32> {
     if a.timestamps {
         path.push_str("&timestamps=1");
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0);
     if let Some(s) = &a.since {
-        path.push_str(&format!("&since={}", enc(s)));
+        path.push_str(&format!("&since={}", enc(&log_time(s, now))));
+    }
+    if let Some(u) = &a.until {
+        path.push_str(&format!("&until={}", enc(&log_time(u, now))));
+    }
+    if a.details {
+        path.push_str("&details=1");
     }
     let resp = client.send(Method::GET, &path, None).await?;
     let mut body = resp.into_body();

@@ -1,10 +1,12 @@
-//! `pouch ps`: GET /containers/json rendered as docker's default table.
+//! `pouch ps`: GET /containers/json rendered as docker's default table, or with
+//! `--format` (a Go template over docker's ps fields, `table ...`, or `json`).
 
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::client::Client;
-use crate::format::{ellipsis, go_quote, human_duration, truncate_id, Table};
+use crate::client::{enc, Client};
+use crate::format::{ellipsis, go_quote, human_duration, human_size, truncate_id, Table};
+use crate::output;
 
 #[derive(clap::Args, Debug)]
 pub struct PsArgs {
@@ -17,21 +19,136 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+    /// Filter output based on conditions provided (name=value)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER", value_parser = parse_filter)]
+    pub filter: Vec<(String, String)>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_negative_numbers = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// The header row of a `table` template: each field's column title.
+pub fn header_context() -> Value {
+    serde_json::json!({
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+        "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
+        "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES",
+        "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+        "LocalVolumes": "LOCAL VOLUMES"
+    })
+}
+
+/// One container as docker's ps formatter shows it to templates (all strings).
+pub fn row_context(c: &Value, trunc: bool, now: i64) -> Value {
+    let command = s(c, "Command");
+    let created = c.get("Created").and_then(Value::as_i64).unwrap_or(0);
+    let mut labels: Vec<String> = c
+        .get("Labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.sort();
+    let mut networks: Vec<String> = c
+        .get("NetworkSettings")
+        .and_then(|n| n.get("Networks"))
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    networks.sort();
+    let id = s(c, "Id");
+    serde_json::json!({
+        "ID": if trunc { truncate_id(id) } else { id.to_string() },
+        "Image": image(c, trunc),
+        "Command": go_quote(&if trunc { ellipsis(command, 20) } else { command.to_string() }),
+        "CreatedAt": crate::format::go_time_utc(created),
+        "RunningFor": format!("{} ago", human_duration(now - created)),
+        "Ports": ports(c.get("Ports")),
+        "State": s(c, "State"),
+        "Status": s(c, "Status"),
+        "Size": size_cell(c),
+        "Names": names(c, trunc),
+        "Labels": labels.join(","),
+        "Mounts": "",
+        "Networks": networks.join(","),
+        "LocalVolumes": "0"
+    })
+}
+
+/// `-f name=value`, as docker's filter option parses it.
+pub fn parse_filter(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_lowercase(), v.trim().to_string())),
+        _ => Err("bad format of filter (expected name=value)".to_string()),
+    }
+}
+
+/// The query string docker's CLI sends for these flags.
+pub fn query(a: &PsArgs) -> String {
+    let mut q = Vec::new();
+    if a.all {
+        q.push("all=1".to_string());
+    }
+    let limit = if a.latest { 1 } else { a.last };
+    if limit > 0 {
+        q.push(format!("limit={limit}"));
+    }
+    if a.size {
+        q.push("size=1".to_string());
+    }
+    if !a.filter.is_empty() {
+        // {"name": {"web": true}, ...}
+        let mut f = serde_json::Map::new();
+        for (k, v) in &a.filter {
+            let entry = f
+                .entry(k.clone())
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Value::Object(m) = entry {
+                m.insert(v.clone(), Value::Bool(true));
+            }
+        }
+        q.push(format!("filters={}", enc(&Value::Object(f).to_string())));
+    }
+    if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    }
 }
 
 pub async fn cmd(client: &Client, a: PsArgs) -> Result<i32> {
-    let path = if a.all {
-        "/containers/json?all=1"
-    } else {
-        "/containers/json"
-    };
-    let list = client.get(path).await?;
+    let path = format!("/containers/json{}", query(&a));
+    let list = client.get(&path).await?;
     let empty = Vec::new();
     let list = list.as_array().unwrap_or(&empty);
-    print!(
-        "{}",
-        render(list, a.quiet, !a.no_trunc, crate::format::now_unix())
-    );
+    let now = crate::format::now_unix();
+    if !a.quiet {
+        if let Some(f) = &a.format {
+            let rows: Vec<Value> = list
+                .iter()
+                .map(|c| row_context(c, !a.no_trunc, now))
+                .collect();
+            if let Some(text) = crate::template::render_list(f, &rows, &header_context())
+                .map_err(anyhow::Error::msg)?
+            {
+                output::print(&text)?;
+                return Ok(0);
+            }
+        }
+    }
+    output::print(&render_table(list, a.quiet, !a.no_trunc, a.size, now))?;
     Ok(0)
 }
 
@@ -39,24 +156,31 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-pub fn render(list: &[Value], quiet: bool, trunc: bool, now: i64) -> String {
-    if quiet {
-        return list
-            .iter()
-            .map(|c| {
-                let id = s(c, "Id");
-                format!(
-                    "{}\n",
-                    if trunc {
-                        truncate_id(id)
-                    } else {
-                        id.to_string()
-                    }
-                )
-            })
-            .collect();
+/// docker's SIZE column: the writable layer, and the whole rootfs when known.
+pub fn size_cell(c: &Value) -> String {
+    let rw = c.get("SizeRw").and_then(Value::as_f64).unwrap_or(0.0);
+    let root = c.get("SizeRootFs").and_then(Value::as_f64).unwrap_or(0.0);
+    if root > 0.0 {
+        format!("{} (virtual {})", human_size(rw), human_size(root))
+    } else {
+        human_size(rw)
     }
-    let mut t = Table::new(&[
+}
+
+/// The default table (`size`: with docker's SIZE column, as `ps -s`), or the IDs alone.
+pub fn render_table(list: &[Value], quiet: bool, trunc: bool, size: bool, now: i64) -> String {
+    let id_of = |c: &Value| {
+        let id = s(c, "Id");
+        if trunc {
+            truncate_id(id)
+        } else {
+            id.to_string()
+        }
+    };
+    if quiet {
+        return list.iter().map(|c| format!("{}\n", id_of(c))).collect();
+    }
+    let mut header = vec![
         "CONTAINER ID",
         "IMAGE",
         "COMMAND",
@@ -64,16 +188,15 @@ pub fn render(list: &[Value], quiet: bool, trunc: bool, now: i64) -> String {
         "STATUS",
         "PORTS",
         "NAMES",
-    ]);
+    ];
+    if size {
+        header.push("SIZE");
+    }
+    let mut t = Table::new(&header);
     for c in list {
-        let id = s(c, "Id");
         let command = s(c, "Command");
-        t.row(vec![
-            if trunc {
-                truncate_id(id)
-            } else {
-                id.to_string()
-            },
+        let mut row = vec![
+            id_of(c),
             image(c, trunc),
             go_quote(&if trunc {
                 ellipsis(command, 20)
@@ -87,7 +210,11 @@ pub fn render(list: &[Value], quiet: bool, trunc: bool, now: i64) -> String {
             s(c, "Status").to_string(),
             ports(c.get("Ports")),
             names(c, trunc),
-        ]);
+        ];
+        if size {
+            row.push(size_cell(c));
+        }
+        t.row(row);
     }
     t.render()
 }
@@ -171,11 +298,95 @@ mod tests {
             "Status": "Exited (3) 1 second ago"
         })];
         assert_eq!(
-            render(&list, false, true, now),
+            render_table(&list, false, true, false, now),
             "CONTAINER ID   IMAGE                           COMMAND                  CREATED         STATUS                    PORTS     NAMES\n\
              3bcbd2a6a8b4   127.0.0.1:5000/busybox:latest   \"sh -c 'echo out; ec…\"   2 minutes ago   Exited (3) 1 second ago             t2\n"
         );
-        assert_eq!(render(&list, true, true, now), "3bcbd2a6a8b4\n");
+        assert_eq!(
+            render_table(&list, true, true, false, now),
+            "3bcbd2a6a8b4\n"
+        );
+    }
+
+    #[test]
+    fn template_rows() {
+        let c = json!({"Id": "3bcbd2a6a8b4b8478c21", "Names": ["/web"], "Image": "img",
+            "Command": "sleep 60", "Created": 100, "Status": "Up 2 seconds", "State": "running",
+            "Labels": {"b": "2", "a": "1"},
+            "NetworkSettings": {"Networks": {"bridge": {}}}});
+        let r = row_context(&c, true, 160);
+        assert_eq!(r["ID"], "3bcbd2a6a8b4");
+        assert_eq!(r["Command"], "\"sleep 60\"");
+        assert_eq!(r["RunningFor"], "About a minute ago");
+        assert_eq!(r["CreatedAt"], "1970-01-01 00:01:40 +0000 UTC");
+        assert_eq!(r["Labels"], "a=1,b=2");
+        assert_eq!(r["Networks"], "bridge");
+        assert_eq!(r["Names"], "web");
+        let out =
+            crate::template::render_list("table {{.Names}}\t{{.State}}", &[r], &header_context());
+        assert_eq!(out, Ok(Some("NAMES     STATE\nweb       running\n".into())));
+    }
+
+    #[test]
+    fn size_column() {
+        let list = vec![
+            json!({"Id": "abc", "Names": ["/n"], "Image": "i", "Command": "true",
+            "Created": 0, "Status": "Up", "SizeRw": 12, "SizeRootFs": 1984123}),
+        ];
+        let out = render_table(&list, false, true, true, 0);
+        let mut lines = out.lines();
+        assert!(
+            lines.next().unwrap_or("").ends_with("NAMES     SIZE"),
+            "{out}"
+        );
+        assert!(
+            lines
+                .next()
+                .unwrap_or("")
+                .ends_with("n         12B (virtual 1.98MB)"),
+            "{out}"
+        );
+        assert_eq!(size_cell(&json!({})), "0B");
+    }
+
+    fn args(extra: &[&str]) -> PsArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: PsArgs,
+        }
+        let mut v = vec!["ps"];
+        v.extend_from_slice(extra);
+        T::try_parse_from(v).map(|t| t.a).expect("parse")
+    }
+
+    #[test]
+    fn queries_like_docker() {
+        assert_eq!(query(&args(&[])), "");
+        assert_eq!(query(&args(&["-a"])), "?all=1");
+        assert_eq!(query(&args(&["-l"])), "?limit=1");
+        assert_eq!(query(&args(&["-n", "3", "-s"])), "?limit=3&size=1");
+        assert_eq!(query(&args(&["-n", "-1"])), "");
+        let q = query(&args(&[
+            "-f",
+            "name=web",
+            "--filter",
+            "status=exited",
+            "-f",
+            "name=db",
+        ]));
+        let f = q.strip_prefix("?filters=").expect("filters");
+        assert_eq!(
+            f,
+            enc(r#"{"name":{"db":true,"web":true},"status":{"exited":true}}"#)
+        );
+        assert!(parse_filter("nonsense").is_err());
+        assert!(parse_filter("=x").is_err());
+        assert_eq!(
+            parse_filter("Label=a=b"),
+            Ok(("label".into(), "a=b".into()))
+        );
     }
 
     #[test]

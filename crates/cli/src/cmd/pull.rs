@@ -10,10 +10,15 @@ use serde_json::Value;
 use crate::client::{enc, next_chunk, Client};
 use crate::opts::ImageRef;
 
-pub async fn cmd(client: &Client, image: &str) -> Result<i32> {
+/// `quiet` (`pull -q`): only the reference, at the end.
+pub async fn cmd(client: &Client, image: &str, quiet: bool) -> Result<i32> {
     let r = ImageRef::parse(image).map_err(anyhow::Error::msg)?;
-    pull(client, &r, &mut std::io::stdout()).await?;
-    println!("{}", r.full());
+    if quiet {
+        pull(client, &r, &mut std::io::sink()).await?;
+    } else {
+        pull(client, &r, &mut std::io::stdout()).await?;
+    }
+    crate::output::print(&format!("{}\n", r.full()))?;
     Ok(0)
 }
 

@@ -225,11 +225,12 @@ async fn run(client: &Client, a: RunArgs) -> Result<i32> {
     };
 
     if a.detach {
+        // docker prints the ID before starting, so it is there even when the start fails.
+        crate::output::print(&format!("{id}\n"))?;
         if let Err(e) = start(client, &id).await {
             eprintln!("pouch: {e:#}");
             return Ok(start_error_code(&e.to_string()));
         }
-        println!("{id}");
         return Ok(0);
     }
 

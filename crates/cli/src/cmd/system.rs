@@ -5,6 +5,56 @@ use serde_json::Value;
 
 use crate::client::{Client, API_PREFIX};
 use crate::format::bytes_size;
+use crate::output;
+
+#[derive(clap::Args, Debug)]
+pub struct FormatArgs {
+    /// Format output using a Go template ('json' for JSON)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+/// `{{json .}}` for `json`, else the template as given.
+fn template_of(format: &str) -> &str {
+    if format == "json" {
+        "{{json .}}"
+    } else {
+        format
+    }
+}
+
+fn render_template(format: &str, data: &Value) -> Result<String> {
+    crate::template::render(template_of(format), data).map_err(anyhow::Error::msg)
+}
+
+/// The client half of `version` as docker's templates see it.
+fn client_json() -> Value {
+    let api = API_PREFIX.trim_start_matches("/v");
+    serde_json::json!({
+        "Version": env!("CARGO_PKG_VERSION"),
+        "ApiVersion": api,
+        "APIVersion": api,
+        "DefaultAPIVersion": api,
+        "Os": std::env::consts::OS,
+        "Arch": go_arch(std::env::consts::ARCH),
+        "GoVersion": "",
+        "GitCommit": "",
+        "BuildTime": "",
+        "Platform": {"Name": ""}
+    })
+}
+
+/// `{Client, Server}` for `version --format`; the server's `ApiVersion` is also
+/// `APIVersion`, the name of the Go field docker templates use.
+pub fn version_data(server: Option<&Value>) -> Value {
+    let server = server.cloned().map(|mut v| {
+        if let Some(api) = v.get("ApiVersion").cloned() {
+            v["APIVersion"] = api;
+        }
+        v
+    });
+    serde_json::json!({"Client": client_json(), "Server": server})
+}
 
 fn s(v: &Value, k: &str) -> String {
     v.get(k).map(text).unwrap_or_default()
@@ -53,22 +103,39 @@ fn go_arch(a: &str) -> &str {
     }
 }
 
-pub async fn version(client: &Client) -> Result<i32> {
-    print!("{}", client_section());
+pub async fn version(client: &Client, a: FormatArgs) -> Result<i32> {
+    if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
+        let server = client.get("/version").await;
+        let text = render_template(f, &version_data(server.as_ref().ok()))?;
+        output::print(&format!("{text}\n"))?;
+        return match server {
+            Ok(_) => Ok(0),
+            Err(e) => Err(e),
+        };
+    }
+    output::print(&client_section())?;
     let v = match client.get("/version").await {
         Ok(v) => v,
         Err(e) => {
-            println!();
+            output::print("\n")?;
             eprintln!("{e:#}");
             return Ok(1);
         }
     };
-    print!("\n{}", render_version(&v));
+    output::print(&format!("\n{}", render_version(&v)))?;
     Ok(0)
 }
 
 pub fn render_version(v: &Value) -> String {
-    let mut out = String::from("Server:\n");
+    // docker: `Server:` followed by the platform name when the daemon gives one.
+    let platform = v
+        .get("Platform")
+        .map(|p| s(p, "Name"))
+        .filter(|n| !n.is_empty());
+    let mut out = match platform {
+        Some(name) => format!("Server: {name}\n"),
+        None => String::from("Server:\n"),
+    };
     let empty = Vec::new();
     let components = v
         .get("Components")
@@ -116,10 +183,23 @@ pub fn render_version(v: &Value) -> String {
     out
 }
 
-pub async fn info(client: &Client) -> Result<i32> {
-    println!("Client:");
-    println!(" Version:    {}", env!("CARGO_PKG_VERSION"));
-    println!();
+pub async fn info(client: &Client, a: FormatArgs) -> Result<i32> {
+    if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
+        let mut v = client.get("/info").await?;
+        if let Value::Object(m) = &mut v {
+            m.insert(
+                "ClientInfo".into(),
+                serde_json::json!({"Version": env!("CARGO_PKG_VERSION"), "Debug": false}),
+            );
+        }
+        let text = render_template(f, &v)?;
+        output::print(&format!("{text}\n"))?;
+        return Ok(0);
+    }
+    output::print(&format!(
+        "Client:\n Version:    {}\n\n",
+        env!("CARGO_PKG_VERSION")
+    ))?;
     let v = match client.get("/info").await {
         Ok(v) => v,
         Err(e) => {
@@ -127,7 +207,7 @@ pub async fn info(client: &Client) -> Result<i32> {
             return Ok(1);
         }
     };
-    print!("{}", render_info(&v));
+    output::print(&render_info(&v))?;
     Ok(0)
 }
 
@@ -231,9 +311,27 @@ mod tests {
             "Details":{"Experimental":"false"}},{"Name":"runc","Version":"1.1.5",
             "Details":{"GitCommit":"abc"}}]});
         let out = render_version(&v);
+        assert!(out.starts_with("Server:\n Engine:\n"), "{out}");
+        let mut named = v.clone();
+        named["Platform"] = json!({"Name": "pouch"});
+        assert!(render_version(&named).starts_with("Server: pouch\n Engine:\n"));
         assert!(out.contains("  Version:          20.10.24\n"));
         assert!(out.contains("  API version:      1.41 (minimum version 1.12)\n"));
         assert!(out.contains(" runc:\n  Version:          1.1.5\n  GitCommit:        abc\n"));
+    }
+
+    #[test]
+    fn version_template_data() {
+        let v = version_data(Some(&json!({"Version": "0.1.0", "ApiVersion": "1.47"})));
+        assert_eq!(v["Server"]["APIVersion"], "1.47");
+        assert_eq!(v["Server"]["Version"], "0.1.0");
+        assert_eq!(v["Client"]["Version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            render_template("{{.Server.Version}} {{.Client.APIVersion}}", &v).unwrap(),
+            format!("0.1.0 {}", API_PREFIX.trim_start_matches("/v"))
+        );
+        assert!(version_data(None)["Server"].is_null());
+        assert!(render_template("json", &json!({"a": 1})).unwrap() == r#"{"a":1}"#);
     }
 
     #[test]
