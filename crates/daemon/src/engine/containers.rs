@@ -103,12 +103,17 @@ pub struct Waiter {
     rx: tokio::sync::watch::Receiver<super::handle::ExitGen>,
     start: u64,
     running: bool,
+    /// The recorded exit code at the snapshot: the answer when it was not running.
+    exit_code: i32,
     cond: WaitCondition,
 }
 
 impl Waiter {
     pub async fn wait(mut self) -> i32 {
         let (start, running, cond) = (self.start, self.running, self.cond);
+        if cond == WaitCondition::NotRunning && !running {
+            return self.exit_code;
+        }
         let done = |g: &super::handle::ExitGen| match cond {
             WaitCondition::NotRunning => !running || g.exits > start,
             WaitCondition::NextExit => g.exits > start,
@@ -297,9 +302,9 @@ impl Engine {
                 let _ = self.store.update_container(&c.id, &*c);
                 let auto_remove = c.host_config.auto_remove;
                 let code = c.state.exit_code;
-                drop(c);
                 h.close_subscribers();
                 h.note_exit(code);
+                drop(c);
                 if auto_remove {
                     let _ = self.remove_container_inner(&h, true).await;
                 }
@@ -554,9 +559,10 @@ impl Engine {
         }
         let auto_remove = c.host_config.auto_remove;
         info!(id = %&c.id[..12], exit_code = record.exit_code, "container exited");
-        drop(c);
         h.close_subscribers();
+        // Before the lock goes: a wait snapshot taken under it sees state and counter agree.
         h.note_exit(record.exit_code);
+        drop(c);
         if auto_remove {
             let engine = self.clone();
             let h = h.clone();
@@ -742,13 +748,16 @@ impl Engine {
     /// request: the client may start the container as soon as it has the headers, and an
     /// exit before the snapshot would never be seen.
     pub async fn prepare_wait(&self, h: &Handle, cond: WaitCondition) -> Waiter {
+        // Under the record lock: the exit path bumps the counter under it too, so the
+        // counter, the state and the code are one consistent snapshot.
+        let c = h.rec.lock().await;
         let rx = h.exit_tx.subscribe();
         let start = rx.borrow().exits;
-        let running = h.rec.lock().await.is_running();
         Waiter {
             rx,
             start,
-            running,
+            running: c.is_running(),
+            exit_code: c.state.exit_code,
             cond,
         }
     }
