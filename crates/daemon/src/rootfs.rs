@@ -157,7 +157,9 @@ pub fn container_resolv_conf(host: &str, own_netns: bool) -> String {
 }
 
 /// Resolve a Docker `User` string (`name`, `uid`, `uid:gid`, `name:group`) against the
-/// container's /etc/passwd and /etc/group. Returns (uid, gid, additional gids).
+/// container's /etc/passwd and /etc/group. Returns (uid, gid, additional gids). As dockerd
+/// (since the CVE-2022-36109 fix), the primary gid leads the supplementary groups, so a
+/// process cannot shed it with setgroups to dodge a group-deny permission.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), String> {
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
@@ -213,12 +215,15 @@ pub fn resolve_user_in(
         },
         _ => primary_gid.unwrap_or(0),
     };
-    let mut extra = Vec::new();
-    if let Some(name) = name {
+    let mut extra = vec![gid];
+    // Membership groups count only when no group was named, as in libcontainer's
+    // GetExecUser.
+    let group_named = g.is_some_and(|g| !g.is_empty());
+    if let (Some(name), false) = (name, group_named) {
         for f in &groups {
             if f.len() >= 4 && f[3].split(',').any(|m| m == name) {
                 if let Ok(id) = f[2].parse::<u32>() {
-                    if id != gid && !extra.contains(&id) {
+                    if !extra.contains(&id) {
                         extra.push(id);
                     }
                 }
@@ -237,22 +242,22 @@ mod tests {
 
     #[test]
     fn users_resolve_like_docker() {
-        assert_eq!(resolve_user_in(PASSWD, GROUP, ""), Ok((0, 0, vec![])));
+        assert_eq!(resolve_user_in(PASSWD, GROUP, ""), Ok((0, 0, vec![0])));
         assert_eq!(
             resolve_user_in(PASSWD, GROUP, "app"),
-            Ok((1000, 1000, vec![10]))
+            Ok((1000, 1000, vec![1000, 10]))
         );
         assert_eq!(
             resolve_user_in(PASSWD, GROUP, "1000:10"),
-            Ok((1000, 10, vec![]))
+            Ok((1000, 10, vec![10]))
         );
         assert_eq!(
             resolve_user_in(PASSWD, GROUP, "4242"),
-            Ok((4242, 0, vec![]))
+            Ok((4242, 0, vec![0]))
         );
         assert_eq!(
             resolve_user_in(PASSWD, GROUP, "app:root"),
-            Ok((1000, 0, vec![10]))
+            Ok((1000, 0, vec![0]))
         );
         assert!(resolve_user_in(PASSWD, GROUP, "nobody")
             .unwrap_err()

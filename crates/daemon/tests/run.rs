@@ -116,12 +116,18 @@ fn container_gets_its_own_address_on_the_bridge() {
         c["NetworkSettings"]["Gateway"],
         d.bip.split('/').next().unwrap()
     );
-    let ping = std::process::Command::new("ping")
+    let p = std::process::Command::new("ping")
         .args(["-c", "1", "-W", "2", &addr])
-        .output();
-    if let Ok(p) = ping {
-        assert!(p.status.success(), "ping {addr}: {}", stdout(&p));
-    }
+        .output()
+        .expect("ping (iputils-ping, installed by scripts/deps.sh)");
+    assert!(
+        p.status.success(),
+        "host cannot ping {addr}: {}",
+        stdout(&p)
+    );
+    // Another container on the bridge reaches it by its address too.
+    let out = d.docker_ok(&["run", "--rm", &img, "ping", "-c", "1", "-W", "2", &addr]);
+    assert!(out.contains("1 packets received"), "{out}");
     d.docker_ok(&["rm", "-f", &id]);
 }
 
@@ -197,4 +203,46 @@ fn pouch_cli_run_pulls_and_prints() {
         last.starts_with("pouch: Error response from daemon:") && last.contains("127.0.0.1:1"),
         "{err}"
     );
+}
+
+#[test]
+fn security_defaults_match_docker() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let script = "grep -E '^(CapEff|CapBnd|Groups):' /proc/self/status; \
+        echo x > /proc/sys/kernel/domainname 2>/dev/null && echo proc-sys-writable; \
+        touch /sys/x 2>/dev/null && echo sys-writable; \
+        echo keys=$(wc -c < /proc/keys); echo firmware=$(ls /sys/firmware | wc -l); \
+        grep -E ' /proc/(bus|fs|irq|sys) ' /proc/self/mountinfo | grep -c ' ro,'";
+    let out = d.docker_ok(&["run", "--rm", &img, "sh", "-c", script]);
+    // Docker's 14 default capabilities, nothing more.
+    assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
+    assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
+    // The primary gid is a supplementary group too (dockerd since CVE-2022-36109).
+    assert!(out.contains("Groups:\t0"), "{out}");
+    assert!(!out.contains("writable"), "{out}");
+    assert!(out.contains("keys=0"), "/proc/keys not masked: {out}");
+    assert!(
+        out.contains("firmware=0"),
+        "/sys/firmware not masked: {out}"
+    );
+    assert!(out.trim_end().ends_with('4'), "read-only /proc dirs: {out}");
+
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "app",
+        &img,
+        "grep",
+        "Groups",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["Groups:", "1000"]
+    );
+    let out = d.docker_ok(&["run", "--rm", "-u", "1000:5", &img, "id"]);
+    assert_eq!(out, "uid=1000(app) gid=5 groups=5");
 }
