@@ -100,6 +100,14 @@ impl Config {
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.flags.data_root.join("containers").join(id)
     }
+    /// The default runtime's name as `info` and `HostConfig.Runtime` show it: the binary's
+    /// file name (`runc` for `--runtime runc` or `--runtime /usr/sbin/runc`).
+    pub fn runtime_name(&self) -> String {
+        std::path::Path::new(&self.flags.runtime)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.flags.runtime.clone())
+    }
     /// `runc --root`: per daemon, so `runc list` of one daemon never shows another's.
     pub fn runtime_root(&self) -> PathBuf {
         self.flags.exec_root.join("runc")

@@ -59,6 +59,9 @@ pub struct HostConfig {
     /// `[rows, cols]` of the client's terminal: the pty starts at that size (no resize race).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console_size: Option<[u32; 2]>,
+    pub security_opt: Option<Vec<String>>,
+    /// The OCI runtime by name (`""`: the daemon's default).
+    pub runtime: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

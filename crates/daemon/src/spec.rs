@@ -45,6 +45,72 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
+/// dockerd 20.10's builtin seccomp profile, as dockerd resolves it for the default
+/// capabilities on amd64 (x86_64, x86, x32). Taken from the config.json a reference dockerd
+/// generated; it only changes when the capability set may change (a later issue).
+const DEFAULT_SECCOMP: &str = include_str!("seccomp_default.json");
+
+/// The builtin profile, parsed once (it is on the start path).
+fn default_seccomp() -> &'static Value {
+    static PROFILE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    // A unit test parses the file, so Null (no filter) is never what a build ships.
+    PROFILE.get_or_init(|| serde_json::from_str(DEFAULT_SECCOMP).unwrap_or(Value::Null))
+}
+
+/// `HostConfig.SecurityOpt`, parsed as dockerd parses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecurityOptions {
+    /// Apply the builtin seccomp profile (false: `seccomp=unconfined`).
+    pub seccomp: bool,
+    pub no_new_privileges: bool,
+}
+
+impl Default for SecurityOptions {
+    fn default() -> Self {
+        SecurityOptions {
+            seccomp: true,
+            no_new_privileges: false,
+        }
+    }
+}
+
+impl SecurityOptions {
+    /// Errors carry dockerd's wording. AppArmor and SELinux labels are accepted and
+    /// ignored, as dockerd does on a host where neither is enabled (this one).
+    pub fn parse(opts: &[String]) -> Result<SecurityOptions, String> {
+        let mut out = SecurityOptions::default();
+        for opt in opts {
+            if opt == "no-new-privileges" {
+                out.no_new_privileges = true;
+                continue;
+            }
+            if opt == "disable" {
+                continue;
+            }
+            // `key:value` is the deprecated spelling dockerd still takes.
+            let (key, value) = opt
+                .split_once('=')
+                .or_else(|| opt.split_once(':'))
+                .ok_or_else(|| format!("invalid --security-opt 1: {opt:?}"))?;
+            match key {
+                "label" | "apparmor" => {}
+                "seccomp" => match value {
+                    "unconfined" => out.seccomp = false,
+                    "builtin" => out.seccomp = true,
+                    _ => return Err("custom seccomp profiles are not supported by pouchd yet; use seccomp=unconfined or the builtin profile".into()),
+                },
+                "no-new-privileges" => {
+                    out.no_new_privileges = value
+                        .parse::<bool>()
+                        .map_err(|_| format!("invalid --security-opt 2: {opt:?}"))?;
+                }
+                _ => return Err(format!("invalid --security-opt 2: {opt:?}")),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// What the spec needs to know about one container.
 pub struct SpecInput<'a> {
     pub args: &'a [String],
@@ -57,6 +123,7 @@ pub struct SpecInput<'a> {
     /// Initial `[rows, cols]` of the pty (tty only; 0 means unknown).
     pub console_size: Option<[u32; 2]>,
     pub hostname: &'a str,
+    pub domainname: &'a str,
     pub rootfs: &'a Path,
     /// false for `--network host`.
     pub own_netns: bool,
@@ -65,6 +132,7 @@ pub struct SpecInput<'a> {
     pub hostname_file: &'a Path,
     pub hosts_file: &'a Path,
     pub resolv_conf_file: &'a Path,
+    pub security: SecurityOptions,
 }
 
 fn device(kind: &str, major: i64, minor: Option<i64>) -> Value {
@@ -92,7 +160,9 @@ pub fn build(input: &SpecInput) -> Value {
             "env": input.env,
             "cwd": if input.cwd.is_empty() { "/" } else { input.cwd },
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false
+            "noNewPrivileges": input.security.no_new_privileges,
+            // Explicit, as dockerd: never inherit the daemon's own score.
+            "oomScoreAdj": 0
         },
         "root": {"path": input.rootfs, "readonly": false},
         "hostname": input.hostname,
@@ -121,6 +191,19 @@ pub fn build(input: &SpecInput) -> Value {
             "readonlyPaths": READONLY_PATHS
         }
     });
+    if !input.domainname.is_empty() {
+        spec["domainname"] = json!(input.domainname);
+    }
+    if input.own_netns {
+        // As dockerd on its own netns: unprivileged users may bind low ports and ping.
+        spec["linux"]["sysctl"] = json!({
+            "net.ipv4.ip_unprivileged_port_start": "0",
+            "net.ipv4.ping_group_range": "0 2147483647"
+        });
+    }
+    if input.security.seccomp {
+        spec["linux"]["seccomp"] = default_seccomp().clone();
+    }
     if let (true, Some([rows, cols])) = (input.tty, input.console_size) {
         if rows > 0 && cols > 0 {
             spec["process"]["consoleSize"] = json!({"height": rows, "width": cols});
@@ -146,12 +229,14 @@ mod tests {
             tty: true,
             console_size: Some([30, 100]),
             hostname: "abc",
+            domainname: "",
             rootfs: Path::new("/r/merged"),
             own_netns,
             cgroups_path: "/pouch/abc",
             hostname_file: Path::new("/r/hostname"),
             hosts_file: Path::new("/r/hosts"),
             resolv_conf_file: Path::new("/r/resolv.conf"),
+            security: SecurityOptions::default(),
         })
     }
 
@@ -192,6 +277,76 @@ mod tests {
             .collect();
         assert!(ns.contains(&oci_spec::runtime::LinuxNamespaceType::Network));
         assert_eq!(spec.mounts().as_ref().unwrap().len(), 10);
+        let seccomp = linux.seccomp().as_ref().expect("builtin seccomp profile");
+        assert_eq!(
+            seccomp.default_action(),
+            oci_spec::runtime::LinuxSeccompAction::ScmpActErrno
+        );
+        let allowed = &seccomp.syscalls().as_ref().unwrap()[0];
+        assert!(allowed.names().iter().any(|n| n == "read"));
+        assert!(!allowed.names().iter().any(|n| n == "kexec_load"));
+        assert_eq!(process.oom_score_adj(), Some(0));
+        assert!(linux.sysctl().as_ref().unwrap()["net.ipv4.ping_group_range"].starts_with("0 "));
+    }
+
+    #[test]
+    fn security_opts_parse_like_dockerd() {
+        let p = |v: &[&str]| {
+            SecurityOptions::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(p(&[]), Ok(SecurityOptions::default()));
+        let o = p(&["seccomp=unconfined", "no-new-privileges"]).unwrap();
+        assert!(!o.seccomp && o.no_new_privileges);
+        let o = p(&[
+            "seccomp:unconfined",
+            "no-new-privileges=false",
+            "apparmor=x",
+        ])
+        .unwrap();
+        assert!(!o.seccomp && !o.no_new_privileges);
+        assert!(p(&["no-new-privileges:true"]).unwrap().no_new_privileges);
+        assert_eq!(
+            p(&["bogus"]).unwrap_err(),
+            "invalid --security-opt 1: \"bogus\""
+        );
+        assert_eq!(
+            p(&["foo=bar"]).unwrap_err(),
+            "invalid --security-opt 2: \"foo=bar\""
+        );
+        assert!(p(&["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\"}"])
+            .unwrap_err()
+            .contains("not supported"));
+    }
+
+    #[test]
+    fn unconfined_has_no_seccomp_and_host_network_no_sysctls() {
+        let args = vec!["sh".to_string()];
+        let v = build(&SpecInput {
+            args: &args,
+            env: &[],
+            cwd: "/",
+            uid: 0,
+            gid: 0,
+            additional_gids: &[0],
+            tty: false,
+            console_size: None,
+            hostname: "h",
+            domainname: "example.test",
+            rootfs: Path::new("/r"),
+            own_netns: false,
+            cgroups_path: "/p/h",
+            hostname_file: Path::new("/r/hostname"),
+            hosts_file: Path::new("/r/hosts"),
+            resolv_conf_file: Path::new("/r/resolv.conf"),
+            security: SecurityOptions {
+                seccomp: false,
+                no_new_privileges: true,
+            },
+        });
+        assert!(v["linux"].get("seccomp").is_none());
+        assert!(v["linux"].get("sysctl").is_none());
+        assert_eq!(v["process"]["noNewPrivileges"], true);
+        assert_eq!(v["domainname"], "example.test");
     }
 
     #[test]

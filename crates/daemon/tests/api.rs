@@ -296,6 +296,48 @@ fn bad_create_bodies_are_400_and_leave_nothing() {
     assert_eq!(st, 400, "{b}");
     let (st, b) = d.api("GET", "/containers/json?filters=notjson", None);
     assert_eq!(st, 400, "{b}");
+    // Options pouchd does not implement yet are refused by name, never silently dropped.
+    for (host_config, word) in [
+        (json!({"Binds": ["/tmp:/x"]}), "HostConfig.Binds"),
+        (
+            json!({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}),
+            "PortBindings",
+        ),
+        (json!({"Memory": 1048576}), "HostConfig.Memory"),
+        (json!({"Privileged": true}), "Privileged"),
+        (
+            json!({"RestartPolicy": {"Name": "always"}}),
+            "restart policy",
+        ),
+        (
+            json!({"LogConfig": {"Type": "syslog", "Config": {}}}),
+            "syslog",
+        ),
+        (
+            json!({"Runtime": "nosuch"}),
+            "unknown or invalid runtime name: nosuch",
+        ),
+        (
+            json!({"SecurityOpt": ["bogus"]}),
+            "invalid --security-opt 1: \"bogus\"",
+        ),
+    ] {
+        let body = json!({"Image": image(), "Cmd": ["true"], "HostConfig": host_config});
+        let (st, b) = d.api("POST", "/containers/create", Some(&body.to_string()));
+        assert_eq!(st, 400, "{host_config}: {b}");
+        let msg = parse(&b)["message"].as_str().unwrap_or("").to_string();
+        assert!(msg.contains(word), "{host_config}: {msg}");
+    }
+    // The docker CLI's zero values for every option are accepted.
+    let o = d.docker(&[
+        "create",
+        "--security-opt",
+        "seccomp=unconfined",
+        &image(),
+        "true",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    d.docker_ok(&["rm", stdout(&o).trim()]);
     assert!(d.all_ids().is_empty(), "a failed create left a container");
     assert!(
         std::fs::read_dir(d.data_root.join("containers"))

@@ -210,7 +210,7 @@ fn security_defaults_match_docker() {
     let Some(d) = Daemon::start() else { return };
     let img = image();
     d.docker_ok(&["pull", &img]);
-    let script = "grep -E '^(CapEff|CapBnd|Groups):' /proc/self/status; \
+    let script = "grep -E '^(CapEff|CapBnd|Groups|Seccomp):' /proc/self/status; \
         echo x > /proc/sys/kernel/domainname 2>/dev/null && echo proc-sys-writable; \
         touch /sys/x 2>/dev/null && echo sys-writable; \
         echo keys=$(wc -c < /proc/keys); echo firmware=$(ls /sys/firmware | wc -l); \
@@ -228,6 +228,37 @@ fn security_defaults_match_docker() {
         "/sys/firmware not masked: {out}"
     );
     assert!(out.trim_end().ends_with('4'), "read-only /proc dirs: {out}");
+    // dockerd's builtin seccomp profile is in force (2 = filter mode): it denies a user
+    // namespace to a container without CAP_SYS_ADMIN, which the kernel alone would allow.
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    let o = d.docker(&["run", "--rm", &img, "unshare", "-U", "true"]);
+    assert!(!o.status.success(), "unshare -U passed the seccomp filter");
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "no-new-privileges",
+        &img,
+        "sh",
+        "-c",
+        "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; unshare -U true && echo unshared",
+    ]);
+    assert!(
+        out.contains("Seccomp:\t0") && out.contains("NoNewPrivs:\t1"),
+        "{out}"
+    );
+    assert!(out.contains("unshared"), "{out}");
+    // dockerd's netns sysctls: unprivileged users may bind low ports and ping.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        &img,
+        "cat",
+        "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+    ]);
+    assert_eq!(out, "0");
 
     let out = d.docker_ok(&[
         "run",

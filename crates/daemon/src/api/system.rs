@@ -117,8 +117,8 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Labels": [],
         "ExperimentalBuild": false,
         "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "Runtimes": {"runc": {"path": cfg.runtime_path}},
-        "DefaultRuntime": "runc",
+        "Runtimes": {cfg.runtime_name(): {"path": cfg.runtime_path}},
+        "DefaultRuntime": cfg.runtime_name(),
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
         "LiveRestoreEnabled": cfg.flags.live_restore,
         "Isolation": "",
@@ -126,7 +126,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""},
-        "SecurityOptions": ["name=seccomp,profile=unconfined"],
+        "SecurityOptions": ["name=seccomp,profile=default"],
         "DefaultAddressPools": [{"Base": engine.bridge.subnet().to_string(), "Size": engine.bridge.subnet().prefix_len()}],
         "Warnings": []
     }))

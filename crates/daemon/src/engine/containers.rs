@@ -157,6 +157,22 @@ impl Engine {
             _ => names::random_name(),
         };
         let image = self.resolve_image(&config.image)?;
+        if let Some(msg) = super::unsupported::unsupported_option(&host_config.extra, &config.extra)
+        {
+            return Err(EngineError::InvalidParameter(msg));
+        }
+        let runtime = self.cfg.runtime_name();
+        match host_config.runtime.as_str() {
+            "" => host_config.runtime = runtime,
+            r if r == runtime => {}
+            r => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "unknown or invalid runtime name: {r}"
+                )))
+            }
+        }
+        spec::SecurityOptions::parse(host_config.security_opt.as_deref().unwrap_or(&[]))
+            .map_err(EngineError::InvalidParameter)?;
         match host_config.network_mode.as_str() {
             // Kept as sent (the CLI sends `default`), as dockerd keeps it.
             "" => host_config.network_mode = "default".into(),
@@ -361,6 +377,9 @@ impl Engine {
         let mut args = vec![c.path.clone()];
         args.extend(c.args.iter().cloned());
         let cgroups_path = self.cfg.cgroups_path(&c.id);
+        let security =
+            spec::SecurityOptions::parse(c.host_config.security_opt.as_deref().unwrap_or(&[]))
+                .map_err(EngineError::InvalidParameter)?;
         let spec = spec::build(&spec::SpecInput {
             args: &args,
             env: &env,
@@ -371,12 +390,14 @@ impl Engine {
             tty: c.config.tty,
             console_size: c.host_config.console_size,
             hostname: &c.config.hostname,
+            domainname: &c.config.domainname,
             rootfs: &merged,
             own_netns,
             cgroups_path: &cgroups_path,
             hostname_file: &paths.hostname(),
             hosts_file: &paths.hosts(),
             resolv_conf_file: &paths.resolv_conf(),
+            security,
         });
         let spec_bytes =
             serde_json::to_vec(&spec).map_err(|e| super::internal("encode spec", e))?;

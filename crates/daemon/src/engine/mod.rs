@@ -8,6 +8,7 @@ pub mod images;
 pub mod logs;
 pub mod names;
 pub mod restore;
+pub mod unsupported;
 
 use crate::config::Config;
 use crate::model::{Container, Image};
