@@ -23,6 +23,19 @@ pub struct Runc {
 }
 
 impl Runc {
+    /// The runtime's `commit:` line of `--version`, which dockerd shows as "runc version".
+    pub async fn commit(&self) -> String {
+        let out = Command::new(&self.path)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await;
+        match out {
+            Ok(o) => version_commit(&String::from_utf8_lossy(&o.stdout)),
+            Err(_) => String::new(),
+        }
+    }
+
     async fn run(&self, args: &[&str]) -> Result<Vec<u8>, RuntimeError> {
         let out = Command::new(&self.path)
             .arg("--root")
@@ -39,6 +52,16 @@ impl Runc {
             Err(RuntimeError(runc_message(&msg)))
         }
     }
+}
+
+/// `commit: X` from `runc --version` output, else the version number of its first line.
+fn version_commit(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("commit: "))
+        .or_else(|| out.lines().next().and_then(|l| l.split_whitespace().nth(2)))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// runc prints `time=... level=error msg="..."` lines or a plain message; keep the message.
@@ -90,6 +113,14 @@ impl OciRuntime for Runc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_comes_from_the_version_output() {
+        let debian = "runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\n";
+        assert_eq!(version_commit(debian), "1.1.5+ds1-1+deb12u1");
+        assert_eq!(version_commit("crun version 1.8.1\n"), "1.8.1");
+        assert_eq!(version_commit(""), "");
+    }
 
     #[test]
     fn runc_messages() {

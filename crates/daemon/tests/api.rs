@@ -202,6 +202,23 @@ fn info_reports_counts_and_host_facts() {
     assert_eq!(i["KernelVersion"], host_kernel().as_str(), "{i}");
     assert_eq!(i["OSType"], "linux", "{i}");
     assert_eq!(i["LiveRestoreEnabled"], true, "{i}");
+    assert_eq!(i["DefaultRuntime"], "runc", "{i}");
+    assert_eq!(
+        i["SecurityOptions"],
+        json!(["name=seccomp,profile=default"]),
+        "{i}"
+    );
+    // "runc version" is the commit line of the runtime's own --version.
+    let runc_version = std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .expect("runc --version");
+    let commit = i["RuncCommit"]["ID"].as_str().unwrap_or("");
+    assert!(
+        !commit.is_empty()
+            && String::from_utf8_lossy(&runc_version.stdout).contains(&format!("commit: {commit}")),
+        "{i}"
+    );
 
     let out = d.docker_ok(&[
         "info",

@@ -124,7 +124,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Isolation": "",
         "InitBinary": "",
         "ContainerdCommit": {"ID": "", "Expected": ""},
-        "RuncCommit": {"ID": "", "Expected": ""},
+        "RuncCommit": {"ID": engine.runtime_commit, "Expected": engine.runtime_commit},
         "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": ["name=seccomp,profile=default"],
         "DefaultAddressPools": [{"Base": engine.bridge.subnet().to_string(), "Size": engine.bridge.subnet().prefix_len()}],

@@ -53,6 +53,8 @@ pub struct Engine {
     pub runtime: Runc,
     pub bridge: BridgeNetwork,
     pub daemon_id: String,
+    /// `runc --version`'s commit, read once at start for `info`.
+    pub runtime_commit: String,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     image_index: RwLock<ImageIndex>,
     ip_lock: tokio::sync::Mutex<()>,
@@ -106,6 +108,7 @@ impl Engine {
         for (name, id) in store.list_tags()? {
             index.tags.insert(name, id);
         }
+        let runtime_commit = runtime.commit().await;
         let mut containers = HashMap::new();
         for c in store.list_containers::<Container>()? {
             containers.insert(c.id.clone(), Arc::new(Handle::new(c)));
@@ -117,6 +120,7 @@ impl Engine {
             runtime,
             bridge,
             daemon_id,
+            runtime_commit,
             containers: RwLock::new(containers),
             image_index: RwLock::new(index),
             ip_lock: tokio::sync::Mutex::new(()),
