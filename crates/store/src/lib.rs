@@ -54,6 +54,36 @@ impl Store {
         f(&conn)
     }
 
+    /// Run `f` in one IMMEDIATE transaction: all of it commits, or none of it.
+    fn in_transaction(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<()>) -> Result<()> {
+        self.with(|c| {
+            c.execute_batch("BEGIN IMMEDIATE")?;
+            match f(c) {
+                Ok(()) => Ok(c.execute_batch("COMMIT")?),
+                Err(e) => {
+                    let _ = c.execute_batch("ROLLBACK");
+                    Err(e.into())
+                }
+            }
+        })
+    }
+
+    /// Decode every `(id, data)` row of `sql`; a row that does not decode is an error that
+    /// names it.
+    fn list_records<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(sql)?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, data) = row?;
+                out.push(serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(id, e))?);
+            }
+            Ok(out)
+        })
+    }
+
     // ---- containers ----
 
     /// Insert a new container; fails with [`StoreError::NameInUse`] if the name is taken.
@@ -88,36 +118,15 @@ impl Store {
 
     /// Delete a container and release every IP it owned, in one transaction.
     pub fn delete_container(&self, id: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute_batch("BEGIN IMMEDIATE")?;
-            let r = (|| {
-                c.execute("DELETE FROM containers WHERE id = ?1", params![id])?;
-                c.execute("DELETE FROM ip_allocations WHERE owner = ?1", params![id])?;
-                Ok::<_, rusqlite::Error>(())
-            })();
-            match r {
-                Ok(()) => c.execute_batch("COMMIT")?,
-                Err(e) => {
-                    let _ = c.execute_batch("ROLLBACK");
-                    return Err(e.into());
-                }
-            }
+        self.in_transaction(|c| {
+            c.execute("DELETE FROM containers WHERE id = ?1", params![id])?;
+            c.execute("DELETE FROM ip_allocations WHERE owner = ?1", params![id])?;
             Ok(())
         })
     }
 
     pub fn list_containers<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        self.with(|c| {
-            let mut stmt = c.prepare("SELECT id, data FROM containers")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, data) = row?;
-                out.push(serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(id, e))?);
-            }
-            Ok(out)
-        })
+        self.list_records("SELECT id, data FROM containers")
     }
 
     // ---- images and tags ----
@@ -135,36 +144,15 @@ impl Store {
 
     /// Delete an image and every tag pointing at it, in one transaction.
     pub fn delete_image(&self, id: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute_batch("BEGIN IMMEDIATE")?;
-            let r = (|| {
-                c.execute("DELETE FROM tags WHERE image_id = ?1", params![id])?;
-                c.execute("DELETE FROM images WHERE id = ?1", params![id])?;
-                Ok::<_, rusqlite::Error>(())
-            })();
-            match r {
-                Ok(()) => c.execute_batch("COMMIT")?,
-                Err(e) => {
-                    let _ = c.execute_batch("ROLLBACK");
-                    return Err(e.into());
-                }
-            }
+        self.in_transaction(|c| {
+            c.execute("DELETE FROM tags WHERE image_id = ?1", params![id])?;
+            c.execute("DELETE FROM images WHERE id = ?1", params![id])?;
             Ok(())
         })
     }
 
     pub fn list_images<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        self.with(|c| {
-            let mut stmt = c.prepare("SELECT id, data FROM images")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, data) = row?;
-                out.push(serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(id, e))?);
-            }
-            Ok(out)
-        })
+        self.list_records("SELECT id, data FROM images")
     }
 
     /// Point `name` at `image_id`, replacing any previous target.
