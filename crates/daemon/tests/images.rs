@@ -394,6 +394,43 @@ fn pull_from_a_registry_that_is_down_fails_cleanly() {
 }
 
 #[test]
+fn insecure_registry_flag_allows_plain_http_beyond_loopback() {
+    let Some(mut d) = Daemon::start() else { return };
+    // The registry, reached at the test bridge's gateway address: not loopback, so plain
+    // HTTP is refused unless --insecure-registry names it.
+    let gateway: std::net::Ipv4Addr = d.bip.split('/').next().unwrap().parse().unwrap();
+    let fwd = TcpForwarder::start(gateway, registry().parse().unwrap());
+    let img = format!("{}/busybox:latest", fwd.addr);
+    let o = d.docker(&["pull", &img]);
+    assert!(
+        !o.status.success(),
+        "HTTPS was not required: {}",
+        stdout(&o)
+    );
+    let err = stderr(&o);
+    assert!(err.contains(&fwd.addr.to_string()), "{err}");
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+
+    // By host:port.
+    d.term();
+    d.restart_with(&["--insecure-registry", &fwd.addr.to_string()]);
+    d.docker_ok(&["pull", &img]);
+    assert_eq!(d.docker_ok(&["run", "--rm", &img, "echo", "ok"]), "ok");
+    let info = d.get_json("/info");
+    let cidrs = info["RegistryConfig"]["InsecureRegistryCIDRs"].to_string();
+    assert!(cidrs.contains("127.0.0.0/8"), "{info}");
+    d.docker_ok(&["rmi", &img]);
+
+    // By CIDR, which info lists next to the loopback default.
+    let net = format!("{}0/24", d.net_prefix);
+    d.term();
+    d.restart_with(&["--insecure-registry", &net]);
+    d.docker_ok(&["pull", &img]);
+    let cidrs = d.get_json("/info")["RegistryConfig"]["InsecureRegistryCIDRs"].to_string();
+    assert!(cidrs.contains(&net), "{cidrs}");
+}
+
+#[test]
 fn bad_references_are_400() {
     let Some(d) = Daemon::start() else { return };
     for q in [

@@ -754,3 +754,66 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A TCP forwarder from `listen_ip:<free port>` to `to`, for reaching the loopback registry
+/// at an address that is not loopback (the test bridge's gateway: an address this test
+/// created). Stops accepting when dropped; each connection ends with either side or after
+/// 30 s of silence, so nothing outlives the test for long.
+pub struct TcpForwarder {
+    pub addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TcpForwarder {
+    pub fn start(listen_ip: Ipv4Addr, to: std::net::SocketAddr) -> TcpForwarder {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind((listen_ip, 0)).expect("bind forwarder");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("forwarder addr");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let pipe = |mut from: TcpStream, mut to: TcpStream| {
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from, &mut to);
+                let _ = to.shutdown(std::net::Shutdown::Write);
+            });
+        };
+        let accept = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let Ok(upstream) = TcpStream::connect_timeout(&to, Duration::from_secs(2))
+                        else {
+                            continue;
+                        };
+                        let _ = client.set_nonblocking(false);
+                        for s in [&client, &upstream] {
+                            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+                        }
+                        if let (Ok(c2), Ok(u2)) = (client.try_clone(), upstream.try_clone()) {
+                            pipe(client, upstream);
+                            pipe(u2, c2);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        TcpForwarder {
+            addr,
+            stop,
+            accept: Some(accept),
+        }
+    }
+}
+
+impl Drop for TcpForwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
