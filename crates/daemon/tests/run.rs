@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::time::Duration;
 
 #[test]
 fn run_echo_prints_hello_and_removes_with_rm() {
@@ -40,6 +41,30 @@ fn run_exit_codes_match_docker() {
         let c = d.inspect(&id);
         assert_eq!(c["State"]["Running"], false);
     }
+    // ...and no zombie shims: pouchd is their subreaper but never saw their pid.
+    let pouchd = d.pid().expect("pouchd pid");
+    let zombies = || -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() > 1 && f[0] == "Z" && f[1] == pouchd.to_string() {
+                out.push(head.to_string());
+            }
+        }
+        out
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || zombies().is_empty()),
+        "zombie children of pouchd: {:?}",
+        zombies()
+    );
 }
 
 #[test]

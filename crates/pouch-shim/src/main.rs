@@ -56,9 +56,9 @@ fn main() {
     };
     // Still single-threaded here, as `sys::fork` requires.
     match sys::fork() {
-        Ok(sys::Forked::Parent) => {
+        Ok(sys::Forked::Parent { child }) => {
             drop(ready_w);
-            relay_ready(File::from(ready_r));
+            relay_ready(File::from(ready_r), child);
         }
         Ok(sys::Forked::Child) => {
             drop(ready_r);
@@ -83,8 +83,10 @@ fn print_ready_and_exit(ready: &Ready) -> ! {
     })
 }
 
-/// Parent side: wait for the child's one line and pass it on.
-fn relay_ready(r: File) -> ! {
+/// Parent side: wait for the child's one line and pass it on. On failure the child exits
+/// right after reporting: collect it here, or it would linger as a zombie of pouchd (the
+/// subreaper it is reparented to), which never learns its pid.
+fn relay_ready(r: File, child: nix::unistd::Pid) -> ! {
     let mut line = String::new();
     let _ = BufReader::new(r).read_line(&mut line);
     let ready = serde_json::from_str::<Ready>(line.trim()).unwrap_or_else(|_| Ready::Err {
@@ -94,7 +96,21 @@ fn relay_ready(r: File) -> ! {
             format!("pouch-shim sent a bad readiness line: {}", line.trim())
         },
     });
+    if matches!(ready, Ready::Err { .. }) {
+        reap_failed_child(child);
+    }
     print_ready_and_exit(&ready)
+}
+
+/// Bounded: a child that reported failure is already exiting; never hang pouchd's spawn.
+fn reap_failed_child(child: nix::unistd::Pid) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    for _ in 0..500 {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(10)),
+            _ => return,
+        }
+    }
 }
 
 /// pouchd's descriptors (its API sockets, database, ...) must not live on in a shim that

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
 pub enum Forked {
-    Parent,
+    Parent { child: nix::unistd::Pid },
     Child,
 }
 
@@ -18,7 +18,7 @@ pub fn fork() -> io::Result<Forked> {
     // SAFETY: the caller guarantees no other thread exists, so no lock can be held by a
     // thread that vanishes in the child; the child continues with ordinary Rust code.
     match unsafe { nix::unistd::fork() }? {
-        nix::unistd::ForkResult::Parent { .. } => Ok(Forked::Parent),
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent { child }),
         nix::unistd::ForkResult::Child => Ok(Forked::Child),
     }
 }
