@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Accepts `null`, a string or an array of strings (Docker clients send all three for
-/// `Cmd`/`Entrypoint`; a string means a one-element list, `""` means "reset").
+/// `Cmd`/`Entrypoint`; a string means a one-element list).
 fn str_or_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -16,7 +16,7 @@ fn str_or_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D:
     }
     Ok(match Option::<V>::deserialize(d)? {
         None => None,
-        Some(V::S(s)) if s.is_empty() => Some(vec![]),
+        // As Docker's StrSlice: "" is [""] (for Entrypoint: "reset").
         Some(V::S(s)) => Some(vec![s]),
         Some(V::L(l)) => Some(l),
     })
@@ -245,6 +245,6 @@ mod tests {
         let b: CreateBody = serde_json::from_str(r#"{"Image":"x","Entrypoint":"sh"}"#).unwrap();
         assert_eq!(b.config.entrypoint, Some(vec!["sh".into()]));
         let b: CreateBody = serde_json::from_str(r#"{"Image":"x","Entrypoint":""}"#).unwrap();
-        assert_eq!(b.config.entrypoint, Some(vec![]));
+        assert_eq!(b.config.entrypoint, Some(vec![String::new()]));
     }
 }

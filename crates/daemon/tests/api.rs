@@ -345,6 +345,26 @@ fn bad_create_bodies_are_400_and_leave_nothing() {
         let msg = parse(&b)["message"].as_str().unwrap_or("").to_string();
         assert!(msg.contains(word), "{host_config}: {msg}");
     }
+    // dockerd's create-time checks of the values it would otherwise fail on at start.
+    for (config, msg) in [
+        (
+            json!({"Env": ["A=1", "=x"]}),
+            "invalid environment variable: =x",
+        ),
+        (
+            json!({"WorkingDir": "rel"}),
+            "the working directory 'rel' is invalid, it needs to be an absolute path",
+        ),
+        (json!({"Entrypoint": [""]}), "No command specified"),
+    ] {
+        let mut body = json!({"Image": image()});
+        for (k, v) in config.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (st, b) = d.api("POST", "/containers/create", Some(&body.to_string()));
+        assert_eq!(st, 400, "{config}: {b}");
+        assert_eq!(parse(&b)["message"], msg, "{config}");
+    }
     // The docker CLI's zero values for every option are accepted.
     let o = d.docker(&[
         "create",

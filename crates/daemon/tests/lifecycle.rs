@@ -842,15 +842,18 @@ fn inspect_has_dockerds_shape() {
     assert_eq!(d.inspect(&id)["HostConfig"]["NetworkMode"], "none");
     let id = d.docker_ok(&["create", "--network", "bridge", &img, "true"]);
     assert_eq!(d.inspect(&id)["HostConfig"]["NetworkMode"], "bridge");
-    // An unknown network: 404 and nothing created.
+    // An unknown network: dockerd's message, nothing created, and no pull (the CLI
+    // pulls again on any 404 from create, so this one is a 400).
     let before = d.all_ids().len();
-    let o = d.docker(&["create", "--network", "nosuchnet", &img, "true"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("network nosuchnet not found"),
-        "{}",
-        stderr(&o)
-    );
+    let o = d.docker(&["run", "--rm", "--network", "nosuchnet", &img, "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    let err = stderr(&o);
+    assert!(err.contains("network nosuchnet not found"), "{err}");
+    assert!(!err.contains("Unable to find image"), "{err}");
+    assert_eq!(d.all_ids().len(), before);
+    let body = serde_json::json!({"Image": img, "HostConfig": {"NetworkMode": "nosuchnet"}});
+    let (st, _) = d.api("POST", "/containers/create", Some(&body.to_string()));
+    assert_eq!(st, 400);
     assert_eq!(d.all_ids().len(), before);
 }
 

@@ -302,3 +302,43 @@ fn security_defaults_match_docker() {
     let out = d.docker_ok(&["run", "--rm", "-u", "1000:5", &img, "id"]);
     assert_eq!(out, "uid=1000(app) gid=5 groups=5");
 }
+
+#[test]
+fn entrypoint_reset_and_env_order_like_docker() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    // --entrypoint '' clears the entrypoint; the user's command runs as given.
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "--entrypoint", "", &img, "echo", "x"]),
+        "x"
+    );
+    let id = d.docker_ok(&["create", "--entrypoint", "", &img, "ls", "/"]);
+    let c = d.inspect(&id);
+    assert!(c["Config"]["Entrypoint"].is_null(), "{}", c["Config"]);
+    assert_eq!(c["Path"], "ls");
+    // ...and the image's Cmd does not come back: nothing to run.
+    let o = d.docker(&["run", "--rm", "--entrypoint", "", &img]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("No command specified"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Config.Env: the user's entries first, then the image's; the process sees dockerd's
+    // base (PATH, HOSTNAME) first and a bare KEY unset.
+    let id = d.docker_ok(&["create", "-e", "K=V", "-e", "E=", &img, "env"]);
+    let env = d.inspect(&id)["Config"]["Env"].clone();
+    assert_eq!(env[0], "K=V", "{env}");
+    assert_eq!(env[1], "E=", "{env}");
+    assert!(env[2].as_str().unwrap_or("").starts_with("PATH="), "{env}");
+    d.docker_ok(&["start", &id]);
+    assert_eq!(d.docker_ok(&["wait", &id]), "0");
+    let out = d.docker_ok(&["logs", &id]);
+    let keys: Vec<&str> = out
+        .lines()
+        .map(|l| l.split('=').next().unwrap_or(""))
+        .collect();
+    assert_eq!(keys, ["PATH", "HOSTNAME", "K", "E", "HOME"], "{out}");
+}

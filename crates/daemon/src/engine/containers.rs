@@ -1,7 +1,7 @@
 //! Container lifecycle: create, start, stop, kill, remove, wait, and the exit path.
 
 use super::handle::{Handle, Output};
-use super::{names, now_rfc3339, random_hex, Engine, EngineError, Result};
+use super::{merge, names, now_rfc3339, random_hex, Engine, EngineError, Result};
 use crate::model::{Container, ContainerConfig, CreateBody, Endpoint, Status};
 use crate::rootfs::{self, ContainerPaths};
 use crate::runtime::OciRuntime;
@@ -12,8 +12,6 @@ use shim_protocol::{ExitRecord, Kind};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, info, warn};
-
-const DEFAULT_PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How `wait` decides it is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,38 +30,6 @@ impl WaitCondition {
             _ => None,
         }
     }
-}
-
-/// Merge `KEY=VALUE` lists: later entries replace earlier ones with the same key.
-pub fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for e in image.iter().chain(user) {
-        let key = e.split('=').next().unwrap_or(e);
-        if let Some(slot) = out.iter_mut().find(|x| x.split('=').next() == Some(key)) {
-            *slot = e.clone();
-        } else {
-            out.push(e.clone());
-        }
-    }
-    out
-}
-
-/// Docker's rule for the process: the user's Entrypoint replaces the image's and drops the
-/// image's Cmd; the user's Cmd replaces the image's Cmd.
-pub fn resolve_command(
-    image_entrypoint: Option<Vec<String>>,
-    image_cmd: Option<Vec<String>>,
-    user_entrypoint: Option<Vec<String>>,
-    user_cmd: Option<Vec<String>>,
-) -> (Vec<String>, Vec<String>) {
-    let entrypoint_given = user_entrypoint.is_some();
-    let entrypoint = user_entrypoint.or(image_entrypoint).unwrap_or_default();
-    let cmd = match user_cmd {
-        Some(c) if !c.is_empty() => c,
-        _ if entrypoint_given => vec![],
-        _ => image_cmd.unwrap_or_default(),
-    };
-    (entrypoint, cmd)
 }
 
 /// Signal names and numbers as `docker kill -s` takes them, normalised for `runc kill`.
@@ -183,32 +149,40 @@ impl Engine {
                     "network mode {m} is not supported yet"
                 )))
             }
-            m => return Err(EngineError::NotFound(format!("network {m} not found"))),
+            // dockerd's words, but 400 at create instead of 404 at start: the docker CLI
+            // takes any 404 on create for a missing image and would pull it again.
+            m => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "network {m} not found"
+                )))
+            }
         }
+        merge::check_env(config.env.as_deref().unwrap_or(&[]))
+            .map_err(EngineError::InvalidParameter)?;
+        merge::check_working_dir(&config.working_dir).map_err(EngineError::InvalidParameter)?;
         let id = random_hex(32);
         let image_env = image.run_config_strings("Env").unwrap_or_default();
-        let mut env = merge_env(&image_env, config.env.as_deref().unwrap_or(&[]));
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, DEFAULT_PATH_ENV.to_string());
-        }
-        let (entrypoint, cmd) = resolve_command(
+        let env = merge::merge_env(&image_env, config.env.as_deref().unwrap_or(&[]));
+        let (entrypoint, cmd) = merge::resolve_command(
             image.run_config_strings("Entrypoint"),
             image.run_config_strings("Cmd"),
             config.entrypoint.clone(),
             config.cmd.clone(),
         );
-        let mut argv: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+        let mut argv: Vec<String> = entrypoint
+            .iter()
+            .chain(cmd.iter())
+            .flatten()
+            .cloned()
+            .collect();
         if argv.is_empty() {
-            return Err(EngineError::InvalidParameter("no command specified".into()));
+            // dockerd's wording (the CLI prints it as is).
+            return Err(EngineError::InvalidParameter("No command specified".into()));
         }
         let path = argv.remove(0);
         config.env = Some(env);
-        config.cmd = Some(cmd);
-        config.entrypoint = if entrypoint.is_empty() {
-            None
-        } else {
-            Some(entrypoint)
-        };
+        config.cmd = cmd;
+        config.entrypoint = entrypoint;
         if config.working_dir.is_empty() {
             config.working_dir = image.run_config_str("WorkingDir");
         }
@@ -366,14 +340,11 @@ impl Engine {
             rootfs::container_resolv_conf(&host_resolv, own_netns),
         )?;
 
-        let mut env = c.config.env.clone().unwrap_or_default();
-        // A bare `KEY` (docker run -e KEY with KEY unset on the client) means "unset": it
-        // stays in Config.Env but never reaches the process (runc rejects it).
-        env.retain(|e| e.contains('=') && !e.starts_with("HOSTNAME="));
-        env.push(format!("HOSTNAME={}", c.config.hostname));
-        if c.config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-            env.push("TERM=xterm".into());
-        }
+        let env = merge::process_env(
+            c.config.env.as_deref().unwrap_or(&[]),
+            &c.config.hostname,
+            c.config.tty,
+        );
         let mut args = vec![c.path.clone()];
         args.extend(c.args.iter().cloned());
         let cgroups_path = self.cfg.cgroups_path(&c.id);
@@ -850,36 +821,6 @@ mod tests {
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn env_merges_by_key() {
-        assert_eq!(
-            merge_env(&v(&["PATH=/bin", "A=1"]), &v(&["A=2", "B=3"])),
-            v(&["PATH=/bin", "A=2", "B=3"])
-        );
-    }
-
-    #[test]
-    fn command_resolution_follows_docker() {
-        let img_ep = Some(v(&["/entry"]));
-        let img_cmd = Some(v(&["default"]));
-        assert_eq!(
-            resolve_command(img_ep.clone(), img_cmd.clone(), None, None),
-            (v(&["/entry"]), v(&["default"]))
-        );
-        assert_eq!(
-            resolve_command(img_ep.clone(), img_cmd.clone(), None, Some(v(&["x"]))),
-            (v(&["/entry"]), v(&["x"]))
-        );
-        assert_eq!(
-            resolve_command(img_ep.clone(), img_cmd.clone(), Some(v(&["sh"])), None),
-            (v(&["sh"]), vec![])
-        );
-        assert_eq!(
-            resolve_command(None, Some(v(&["sh"])), None, Some(vec![])),
-            (vec![], v(&["sh"]))
-        );
     }
 
     #[test]

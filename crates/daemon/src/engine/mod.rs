@@ -6,6 +6,7 @@ pub mod error;
 pub mod handle;
 pub mod images;
 pub mod logs;
+pub mod merge;
 pub mod names;
 pub mod restore;
 pub mod unsupported;
