@@ -819,10 +819,6 @@ fn reap_shim(shim_pid: u32) {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
-
     #[test]
     fn signals_parse_like_docker_kill() {
         assert_eq!(parse_signal("KILL").as_deref(), Some("SIGKILL"));
