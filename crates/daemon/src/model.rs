@@ -43,7 +43,10 @@ pub struct ContainerConfig {
     #[serde(deserialize_with = "str_or_vec")]
     pub entrypoint: Option<Vec<String>>,
     pub labels: Option<BTreeMap<String, String>>,
+    // dockerd omits these when unset (`omitempty`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
     /// Fields we keep and echo back but do not act on yet.
     #[serde(flatten)]
@@ -64,6 +67,20 @@ pub struct HostConfig {
     pub runtime: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ContainerConfig {
+    /// `ExposedPorts` keys (`80/tcp`), sorted.
+    pub fn exposed_ports(&self) -> Vec<String> {
+        let mut ports: Vec<String> = self
+            .extra
+            .get("ExposedPorts")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        ports.sort();
+        ports
+    }
 }
 
 impl HostConfig {

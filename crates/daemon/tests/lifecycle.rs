@@ -819,6 +819,37 @@ fn inspect_has_dockerds_shape() {
     );
     let mac = ns["MacAddress"].as_str().unwrap_or("");
     assert_eq!(mac.len(), 17, "MacAddress {mac:?}");
+    // Ids in Docker's shape: 64 hex characters.
+    let hex64 = |v: &serde_json::Value| {
+        v.as_str()
+            .is_some_and(|s| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    assert!(hex64(&ns["Networks"]["bridge"]["NetworkID"]), "{ns}");
+    assert!(hex64(&ns["Networks"]["bridge"]["EndpointID"]), "{ns}");
+    assert!(hex64(&ns["EndpointID"]) && hex64(&ns["SandboxID"]), "{ns}");
+    // dockerd's defaults are filled into HostConfig; unset Config keys keep its shape.
+    assert_eq!(hc["LogConfig"]["Type"], "json-file", "{hc}");
+    assert_eq!(hc["ShmSize"], 67108864, "{hc}");
+    assert_eq!(hc["IpcMode"], "private", "{hc}");
+    assert_eq!(hc["Runtime"], "runc", "{hc}");
+    assert!(
+        hc["PidsLimit"].is_null() && hc["MemorySwappiness"].is_null(),
+        "{hc}"
+    );
+    assert!(
+        hc["MaskedPaths"].as_array().is_some_and(|a| !a.is_empty()),
+        "{hc}"
+    );
+    let cfg_keys = cfg.as_object().unwrap();
+    assert!(
+        cfg_keys.contains_key("OnBuild") && cfg["Volumes"].is_null(),
+        "{cfg}"
+    );
+    assert!(!cfg_keys.contains_key("StopSignal"), "{cfg}");
+    assert_eq!(
+        d.docker_ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "insp"]),
+        "json-file"
+    );
     // The CLI's own inspect, templates included.
     assert_eq!(
         d.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.Name}}", "insp"]),
@@ -836,6 +867,23 @@ fn inspect_has_dockerds_shape() {
     let finished = parse_time(s["FinishedAt"].as_str().unwrap());
     assert!(finished >= started, "{started} .. {finished}");
     assert_eq!(c["NetworkSettings"]["IPAddress"], "");
+
+    // Exposed ports (the image's and --expose) show unbound in inspect and in ps.
+    let id = d.docker_ok(&["run", "-d", "--expose", "8080", &img, "sleep", "60"]);
+    let c = d.inspect(&id);
+    assert_eq!(
+        c["Config"]["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}})
+    );
+    assert_eq!(
+        c["NetworkSettings"]["Ports"],
+        serde_json::json!({"8080/tcp": null})
+    );
+    assert_eq!(
+        d.docker_ok(&["ps", "-f", &format!("id={id}"), "--format", "{{.Ports}}"]),
+        "8080/tcp"
+    );
+    d.docker_ok(&["rm", "-f", &id]);
 
     // Other network modes are kept as given.
     let id = d.docker_ok(&["create", "--network", "none", &img, "true"]);

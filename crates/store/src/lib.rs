@@ -68,9 +68,10 @@ impl Store {
         })
     }
 
-    /// Decode every `(id, data)` row of `sql`; a row that does not decode is an error that
-    /// names it.
-    fn list_records<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>> {
+    /// Decode every `(id, data)` row of `sql`. A row that does not decode is returned as
+    /// [`StoreError::Corrupt`] in its place: one bad record must not keep the daemon from
+    /// loading all the others.
+    fn list_records<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<Result<T>>> {
         self.with(|c| {
             let mut stmt = c.prepare(sql)?;
             let rows =
@@ -78,7 +79,7 @@ impl Store {
             let mut out = Vec::new();
             for row in rows {
                 let (id, data) = row?;
-                out.push(serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(id, e))?);
+                out.push(serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(id, e)));
             }
             Ok(out)
         })
@@ -125,7 +126,7 @@ impl Store {
         })
     }
 
-    pub fn list_containers<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+    pub fn list_containers<T: DeserializeOwned>(&self) -> Result<Vec<Result<T>>> {
         self.list_records("SELECT id, data FROM containers")
     }
 
@@ -151,7 +152,7 @@ impl Store {
         })
     }
 
-    pub fn list_images<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
+    pub fn list_images<T: DeserializeOwned>(&self) -> Result<Vec<Result<T>>> {
         self.list_records("SELECT id, data FROM images")
     }
 
@@ -290,7 +291,7 @@ mod tests {
             },
         )
         .unwrap();
-        let all: Vec<Rec> = s.list_containers().unwrap();
+        let all: Vec<Rec> = s.list_containers().unwrap().into_iter().flatten().collect();
         assert_eq!(
             all,
             vec![Rec {
@@ -298,6 +299,16 @@ mod tests {
                 n: 5
             }]
         );
+        // A record that no longer decodes is reported in its place; the others still load.
+        s.insert_container("bad", "broken", &serde_json::json!({"id": 1}))
+            .unwrap();
+        let listed = s.list_containers::<Rec>().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed.iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(listed
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Corrupt(id, _)) if id == "bad")));
+        s.delete_container("bad").unwrap();
         s.delete_container("a").unwrap();
         assert!(s.list_containers::<Rec>().unwrap().is_empty());
         // the name is free again
@@ -331,6 +342,7 @@ mod tests {
         }
         let s = Store::open(&p).unwrap();
         assert_eq!(s.list_images::<Rec>().unwrap().len(), 1);
+        assert!(s.list_images::<Rec>().unwrap()[0].is_ok());
         assert_eq!(
             s.list_tags().unwrap(),
             vec![("busybox:latest".to_string(), "sha256:1".to_string())]

@@ -350,36 +350,53 @@ pub async fn inspect(
 }
 
 fn image_ref_for(engine: &Engine, c: &Container) -> String {
-    c.config
-        .image
-        .clone()
-        .chars()
-        .collect::<String>()
-        .trim()
-        .to_string()
-        .if_empty(|| {
-            engine
-                .image_tags(&c.image_id)
-                .first()
-                .cloned()
-                .unwrap_or_default()
-        })
-}
-
-trait IfEmpty {
-    fn if_empty(self, f: impl FnOnce() -> String) -> String;
-}
-impl IfEmpty for String {
-    fn if_empty(self, f: impl FnOnce() -> String) -> String {
-        if self.is_empty() {
-            f()
-        } else {
-            self
-        }
+    let given = c.config.image.trim();
+    if !given.is_empty() {
+        return given.to_string();
     }
+    engine
+        .image_tags(&c.image_id)
+        .first()
+        .cloned()
+        .unwrap_or_default()
 }
 
-fn networks_json(c: &Container) -> Value {
+/// A stable 64-hex id for a thing that has a name but no id of its own yet (the default
+/// bridge network, an endpoint): clients expect Docker's id shape.
+fn derived_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// `NetworkSettings.Ports` without published ports: every exposed port, unbound.
+fn ports_json(c: &Container) -> Value {
+    let ports: serde_json::Map<String, Value> = c
+        .config
+        .exposed_ports()
+        .into_iter()
+        .map(|p| (p, Value::Null))
+        .collect();
+    Value::Object(ports)
+}
+
+/// `Ports` of a `GET /containers/json` row: exposed, unpublished ports.
+fn list_ports_json(c: &Container) -> Value {
+    c.config
+        .exposed_ports()
+        .iter()
+        .filter_map(|p| {
+            let (port, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+            Some(json!({"PrivatePort": port.parse::<u16>().ok()?, "Type": proto}))
+        })
+        .collect()
+}
+
+fn networks_json(engine: &Engine, c: &Container) -> Value {
     let mode = c.host_config.network_name();
     let mut ep = json!({
         "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "", "EndpointID": "",
@@ -391,8 +408,8 @@ fn networks_json(c: &Container) -> Value {
         ep["Gateway"] = json!(e.gateway);
         ep["IPAddress"] = json!(e.ip);
         ep["IPPrefixLen"] = json!(e.prefix_len);
-        ep["NetworkID"] = json!(e.bridge);
-        ep["EndpointID"] = json!(e.host_veth);
+        ep["NetworkID"] = json!(derived_id(&[&engine.daemon_id, "network", &e.network]));
+        ep["EndpointID"] = json!(derived_id(&[&c.id, "endpoint", &e.host_veth]));
     }
     json!({ mode: ep })
 }
@@ -441,17 +458,19 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
         "Mounts": [],
         "Config": config,
         "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "SandboxKey": if s.pid > 0 && c.host_config.network_mode != "host" { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
-            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+            "Bridge": "",
+            "SandboxID": if s.pid > 0 { derived_id(&[&c.id, "sandbox", &s.started_at]) } else { String::new() },
+            "SandboxKey": if s.pid > 0 && c.host_config.network_mode != "host" { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
+            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports_json(c),
             "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
-            "EndpointID": ep.as_ref().map(|e| e.host_veth.clone()).unwrap_or_default(),
+            "EndpointID": ep.as_ref().map(|e| derived_id(&[&c.id, "endpoint", &e.host_veth])).unwrap_or_default(),
             "Gateway": ep.as_ref().map(|e| e.gateway.clone()).unwrap_or_default(),
             "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "IPAddress": ep.as_ref().map(|e| e.ip.clone()).unwrap_or_default(),
             "IPPrefixLen": ep.as_ref().map(|e| e.prefix_len).unwrap_or(0),
             "IPv6Gateway": "",
             "MacAddress": ep.as_ref().map(|e| e.mac.clone()).unwrap_or_default(),
-            "Networks": networks_json(c),
+            "Networks": networks_json(engine, c),
         }
     })
 }
@@ -598,12 +617,12 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
                 "ImageID": c.image_id,
                 "Command": list_command(c),
                 "Created": created,
-                "Ports": [],
+                "Ports": list_ports_json(c),
                 "Labels": c.config.labels.clone().unwrap_or_default(),
                 "State": c.state.status.as_str(),
                 "Status": status_text(c, now),
                 "HostConfig": {"NetworkMode": c.host_config.network_mode},
-                "NetworkSettings": {"Networks": networks_json(c)},
+                "NetworkSettings": {"Networks": networks_json(&engine, c)},
                 "Mounts": []
             })
         })

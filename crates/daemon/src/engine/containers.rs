@@ -139,6 +139,12 @@ impl Engine {
         }
         spec::SecurityOptions::parse(host_config.security_opt.as_deref().unwrap_or(&[]))
             .map_err(EngineError::InvalidParameter)?;
+        super::host_config::fill_defaults(
+            &mut host_config,
+            self.cgroup_v2,
+            spec::MASKED_PATHS,
+            spec::READONLY_PATHS,
+        );
         match host_config.network_mode.as_str() {
             // Kept as sent (the CLI sends `default`), as dockerd keeps it.
             "" => host_config.network_mode = "default".into(),
@@ -214,6 +220,34 @@ impl Engine {
             .unwrap_or_default();
         labels.extend(config.labels.take().unwrap_or_default());
         config.labels = Some(labels);
+        // The image's exposed ports are the container's too (docker ps shows them).
+        let mut exposed = image
+            .run_config()
+            .get("ExposedPorts")
+            .and_then(|p| p.as_object().cloned())
+            .unwrap_or_default();
+        if let Some(user) = config.extra.get("ExposedPorts").and_then(|p| p.as_object()) {
+            exposed.extend(user.clone());
+        }
+        if !exposed.is_empty() {
+            config
+                .extra
+                .insert("ExposedPorts".into(), serde_json::Value::Object(exposed));
+        }
+        // dockerd's shape: an empty Volumes map is null; OnBuild is always there.
+        if config
+            .extra
+            .get("Volumes")
+            .and_then(|v| v.as_object())
+            .is_some_and(|v| v.is_empty())
+        {
+            config
+                .extra
+                .insert("Volumes".into(), serde_json::Value::Null);
+        }
+        for key in ["Volumes", "OnBuild"] {
+            config.extra.entry(key).or_insert(serde_json::Value::Null);
+        }
         let container = Container {
             id: id.clone(),
             name: name.clone(),

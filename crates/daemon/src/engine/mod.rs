@@ -4,6 +4,7 @@
 pub mod containers;
 pub mod error;
 pub mod handle;
+pub mod host_config;
 pub mod images;
 pub mod logs;
 pub mod merge;
@@ -56,6 +57,8 @@ pub struct Engine {
     pub daemon_id: String,
     /// `runc --version`'s commit, read once at start for `info`.
     pub runtime_commit: String,
+    /// The host runs cgroup v2 only (unified): decides dockerd's CgroupnsMode default.
+    pub cgroup_v2: bool,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     image_index: RwLock<ImageIndex>,
     ip_lock: tokio::sync::Mutex<()>,
@@ -104,7 +107,12 @@ impl Engine {
 
         let mut index = ImageIndex::default();
         for img in store.list_images::<Image>()? {
-            index.by_id.insert(img.id.clone(), Arc::new(img));
+            match img {
+                Ok(img) => {
+                    index.by_id.insert(img.id.clone(), Arc::new(img));
+                }
+                Err(e) => tracing::error!(error = %e, "image record skipped"),
+            }
         }
         for (name, id) in store.list_tags()? {
             index.tags.insert(name, id);
@@ -112,6 +120,13 @@ impl Engine {
         let runtime_commit = runtime.commit().await;
         let mut containers = HashMap::new();
         for c in store.list_containers::<Container>()? {
+            let c = match c {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "container record skipped");
+                    continue;
+                }
+            };
             containers.insert(c.id.clone(), Arc::new(Handle::new(c)));
         }
         Ok(Arc::new(Engine {
@@ -122,6 +137,8 @@ impl Engine {
             bridge,
             daemon_id,
             runtime_commit,
+            cgroup_v2: pouch_cgroups::Hierarchy::detect()
+                .is_ok_and(|h| h.version() == pouch_cgroups::Version::V2),
             containers: RwLock::new(containers),
             image_index: RwLock::new(index),
             ip_lock: tokio::sync::Mutex::new(()),

@@ -90,10 +90,25 @@ fn is_unset(key: &str, v: &Value) -> bool {
     }
 }
 
+/// Values equal to what pouchd does anyway (a client echoing an inspected HostConfig back,
+/// or docker-py spelling the default out).
+fn is_default(key: &str, v: &Value) -> bool {
+    match key {
+        "IpcMode" => v == "private",
+        "ShmSize" => v.as_i64() == Some(super::host_config::DEFAULT_SHM_SIZE),
+        "MaskedPaths" => *v == serde_json::json!(crate::spec::MASKED_PATHS),
+        "ReadonlyPaths" => *v == serde_json::json!(crate::spec::READONLY_PATHS),
+        _ => false,
+    }
+}
+
 fn first_set(fields: &[&str], map: &Map<String, Value>) -> Option<String> {
     fields
         .iter()
-        .find(|k| map.get(**k).is_some_and(|v| !is_unset(k, v)))
+        .find(|k| {
+            map.get(**k)
+                .is_some_and(|v| !is_unset(k, v) && !is_default(k, v))
+        })
         .map(|k| k.to_string())
 }
 
@@ -170,6 +185,13 @@ mod tests {
         );
         h.insert("PidsLimit".into(), json!(-1));
         assert_eq!(unsupported_option(&h, &Map::new()), None);
+        // What inspect shows, sent back.
+        h.insert("IpcMode".into(), json!("private"));
+        h.insert("ShmSize".into(), json!(67108864));
+        h.insert("MaskedPaths".into(), json!(crate::spec::MASKED_PATHS));
+        assert_eq!(unsupported_option(&h, &Map::new()), None);
+        h.insert("ShmSize".into(), json!(1024));
+        assert!(unsupported_option(&h, &Map::new()).is_some());
     }
 
     #[test]

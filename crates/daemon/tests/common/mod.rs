@@ -573,14 +573,40 @@ impl Daemon {
         .into_owned();
         for r in rules.lines().filter(|r| r.contains(&self.bridge)) {
             if let Some(rest) = r.strip_prefix("-A ") {
-                let mut args = vec!["-D"];
-                args.extend(rest.split_whitespace());
-                let _ = Command::new("iptables").args(&args).status();
+                let mut args = vec!["-D".to_string()];
+                args.extend(iptables_words(rest));
+                let _ = Command::new("iptables")
+                    .args(&args)
+                    .stderr(Stdio::null())
+                    .status();
             }
         }
         remove_cgroups(&cgroup_parent(&self.exec_root));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Split an `iptables -S` line into arguments; `-S` quotes words with spaces (our
+/// `--comment "pouch bridge X"`).
+fn iptables_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 impl Drop for Daemon {
