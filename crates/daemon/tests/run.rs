@@ -36,6 +36,22 @@ fn run_exit_codes_match_docker() {
     assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
     assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
 
+    // Without --rm the CLI's wait is next-exit: a start that never ran is not an exit, so
+    // the CLI reports the start error once (as with dockerd), and the container stays
+    // created with the code and the error.
+    let o = d.docker(&["run", "--name", "never", &img, "nosuchcmd"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("Error waiting"), "{}", stderr(&o));
+    let st = &d.inspect("never")["State"];
+    assert_eq!(st["Status"], "created", "{st}");
+    assert_eq!(st["ExitCode"], 127, "{st}");
+    assert_eq!(st["FinishedAt"], "0001-01-01T00:00:00Z", "{st}");
+    assert!(
+        st["Error"].as_str().unwrap_or("").contains("nosuchcmd"),
+        "{st}"
+    );
+    assert_eq!(d.docker_ok(&["wait", "never"]), "127");
+
     // Failed starts leave no running state, mounts or veths behind.
     for id in d.all_ids() {
         let c = d.inspect(&id);

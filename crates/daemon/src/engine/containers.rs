@@ -322,12 +322,13 @@ impl Engine {
                 c.state.error = msg;
                 c.state.pid = 0;
                 c.state.shim_pid = 0;
-                c.state.finished_at = now_rfc3339();
+                // FinishedAt stays as it was: nothing ran (dockerd's zero time for a
+                // container that never started).
                 let _ = self.store.update_container(&c.id, &*c);
                 let auto_remove = c.host_config.auto_remove;
                 let code = c.state.exit_code;
                 h.close_subscribers();
-                h.note_exit(code);
+                h.note_failed_start(code);
                 drop(c);
                 if auto_remove {
                     let _ = self.remove_container_inner(&h, true).await;

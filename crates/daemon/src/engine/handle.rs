@@ -108,6 +108,13 @@ impl Handle {
         });
     }
 
+    /// A start that never ran the process: the code is recorded, but it is not an exit, so
+    /// `next-exit` waiters keep waiting (as with dockerd, whose CLI would otherwise report
+    /// the start error twice).
+    pub fn note_failed_start(&self, code: i32) {
+        self.exit_tx.send_modify(|g| g.exit_code = code);
+    }
+
     pub fn note_removed(&self) {
         self.exit_tx.send_modify(|g| g.removed = true);
     }
