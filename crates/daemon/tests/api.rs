@@ -629,3 +629,101 @@ fn list_filters_by_label_name_status_and_id() {
     ]);
     assert_eq!(out, "beta");
 }
+
+#[test]
+fn networks_list_and_inspect_the_built_in_ones() {
+    let Some(d) = Daemon::start() else { return };
+    d.docker_ok(&["pull", &image()]);
+    let names = d.docker_ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    let mut rows: Vec<&str> = names.lines().collect();
+    rows.sort();
+    assert_eq!(rows, ["bridge bridge", "host host", "none null"]);
+    let id = d.docker_ok(&["run", "-d", &image(), "sleep", "60"]);
+    let ip = d.inspect(&id)["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let net = d.get_json("/networks/bridge");
+    let subnet = format!("{}0/24", d.net_prefix);
+    assert_eq!(net["IPAM"]["Config"][0]["Subnet"], subnet.as_str(), "{net}");
+    assert_eq!(
+        net["Options"]["com.docker.network.bridge.name"],
+        d.bridge.as_str()
+    );
+    assert_eq!(
+        net["Containers"][&id]["IPv4Address"],
+        format!("{ip}/24"),
+        "{net}"
+    );
+    // The id container inspect reports is the network's id; a prefix finds it too.
+    let net_id = d.inspect(&id)["NetworkSettings"]["Networks"]["bridge"]["NetworkID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(net["Id"], net_id.as_str());
+    assert_eq!(
+        d.get_json(&format!("/networks/{}", &net_id[..12]))["Name"],
+        "bridge"
+    );
+    let o = d.docker(&["network", "inspect", "nosuchnet"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("network nosuchnet not found"),
+        "{}",
+        stderr(&o)
+    );
+    let (st, b) = d.api(
+        "GET",
+        &format!("/networks?filters={}", enc(r#"{"bogus":["1"]}"#)),
+        None,
+    );
+    assert_eq!(st, 400, "{b}");
+    let filtered = d.docker_ok(&["network", "ls", "-q", "--filter", "driver=null"]);
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+    assert_eq!(d.docker_ok(&["volume", "ls", "-q"]), "");
+    d.docker_ok(&["rm", "-f", &id]);
+}
+
+#[test]
+fn routes_not_implemented_yet_are_501_not_404() {
+    let Some(d) = Daemon::start() else { return };
+    d.docker_ok(&["pull", &image()]);
+    let id = d.docker_ok(&["run", "-d", &image(), "sleep", "60"]);
+    // A 404 would tell clients the container does not exist.
+    for (method, path) in [
+        ("POST", format!("/containers/{id}/pause")),
+        ("GET", format!("/containers/{id}/top")),
+        ("POST", format!("/v1.47/containers/{id}/exec")),
+        ("POST", "/networks/create".to_string()),
+        ("GET", "/system/df".to_string()),
+    ] {
+        let (st, b) = d.api(method, &path, Some("{}"));
+        assert_eq!(st, 501, "{method} {path}: {b}");
+        assert!(parse(&b)["message"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("is not implemented by pouchd yet"));
+    }
+    // The CLI gets the reason (its body is read, no broken pipe).
+    let o = d.docker(&["exec", &id, "true"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("docker exec is not implemented by pouchd yet"),
+        "{}",
+        stderr(&o)
+    );
+    // Swarm routes answer like a dockerd outside a swarm.
+    let (st, b) = d.api("GET", "/swarm", None);
+    assert_eq!(st, 503, "{b}");
+    assert!(b.contains("not a swarm manager"), "{b}");
+    // A container name with a slash is an unknown container, not an unknown route.
+    let o = d.docker(&["inspect", "--type", "container", "127.0.0.1:5000/a/b"]);
+    assert!(
+        stderr(&o).contains("No such container: 127.0.0.1:5000/a/b"),
+        "{}",
+        stderr(&o)
+    );
+    let (st, _) = d.api("GET", "/definitely/unknown", None);
+    assert_eq!(st, 404);
+    d.docker_ok(&["rm", "-f", &id]);
+}

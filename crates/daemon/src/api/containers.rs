@@ -361,18 +361,6 @@ fn image_ref_for(engine: &Engine, c: &Container) -> String {
         .unwrap_or_default()
 }
 
-/// A stable 64-hex id for a thing that has a name but no id of its own yet (the default
-/// bridge network, an endpoint): clients expect Docker's id shape.
-fn derived_id(parts: &[&str]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(h.finalize())
-}
-
 /// `NetworkSettings.Ports` without published ports: every exposed port, unbound.
 fn ports_json(c: &Container) -> Value {
     let ports: serde_json::Map<String, Value> = c
@@ -408,8 +396,12 @@ fn networks_json(engine: &Engine, c: &Container) -> Value {
         ep["Gateway"] = json!(e.gateway);
         ep["IPAddress"] = json!(e.ip);
         ep["IPPrefixLen"] = json!(e.prefix_len);
-        ep["NetworkID"] = json!(derived_id(&[&engine.daemon_id, "network", &e.network]));
-        ep["EndpointID"] = json!(derived_id(&[&c.id, "endpoint", &e.host_veth]));
+        ep["NetworkID"] = json!(engine.network_id(&e.network));
+        ep["EndpointID"] = json!(crate::engine::derived_id(&[
+            &c.id,
+            "endpoint",
+            &e.host_veth
+        ]));
     }
     json!({ mode: ep })
 }
@@ -459,11 +451,11 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
         "Config": config,
         "NetworkSettings": {
             "Bridge": "",
-            "SandboxID": if s.pid > 0 { derived_id(&[&c.id, "sandbox", &s.started_at]) } else { String::new() },
+            "SandboxID": if s.pid > 0 { crate::engine::derived_id(&[&c.id, "sandbox", &s.started_at]) } else { String::new() },
             "SandboxKey": if s.pid > 0 && c.host_config.network_mode != "host" { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
             "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports_json(c),
             "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
-            "EndpointID": ep.as_ref().map(|e| derived_id(&[&c.id, "endpoint", &e.host_veth])).unwrap_or_default(),
+            "EndpointID": ep.as_ref().map(|e| crate::engine::derived_id(&[&c.id, "endpoint", &e.host_veth])).unwrap_or_default(),
             "Gateway": ep.as_ref().map(|e| e.gateway.clone()).unwrap_or_default(),
             "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "IPAddress": ep.as_ref().map(|e| e.ip.clone()).unwrap_or_default(),

@@ -3,8 +3,10 @@
 
 mod containers;
 mod images;
+mod networks;
 mod streams;
 mod system;
+mod unimplemented;
 
 use crate::engine::{Engine, EngineError};
 use axum::extract::Request;
@@ -58,7 +60,7 @@ pub fn qbool(q: &HashMap<String, String>, key: &str) -> bool {
 }
 
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
+    let served = Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
@@ -85,10 +87,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .post(images::post_dispatch)
                 .delete(images::delete),
         )
-        .route("/networks/{id}", get(system::no_such_network))
+        .route("/networks", get(networks::list))
+        .route("/networks/{id}", get(networks::inspect))
+        .route("/volumes", get(system::volumes))
         .route("/volumes/{id}", get(system::no_such_volume))
-        .route("/plugins/{id}/json", get(system::no_such_plugin))
-        .fallback(system::not_found)
+        .route("/plugins/{id}/json", get(system::no_such_plugin));
+    unimplemented::routes(served)
+        .fallback(unimplemented::fallback)
         // dockerd answers a known path with the wrong method as an unknown route.
         .method_not_allowed_fallback(system::not_found)
         .with_state(engine)

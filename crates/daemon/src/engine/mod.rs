@@ -57,6 +57,8 @@ pub struct Engine {
     pub daemon_id: String,
     /// `runc --version`'s commit, read once at start for `info`.
     pub runtime_commit: String,
+    /// When this daemon started (the built-in networks' `Created`).
+    pub started_at: String,
     /// The host runs cgroup v2 only (unified): decides dockerd's CgroupnsMode default.
     pub cgroup_v2: bool,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
@@ -137,6 +139,7 @@ impl Engine {
             bridge,
             daemon_id,
             runtime_commit,
+            started_at: now_rfc3339(),
             cgroup_v2: pouch_cgroups::Hierarchy::detect()
                 .is_ok_and(|h| h.version() == pouch_cgroups::Version::V2),
             containers: RwLock::new(containers),
@@ -144,6 +147,11 @@ impl Engine {
             ip_lock: tokio::sync::Mutex::new(()),
             pull_locks: tokio::sync::Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// The id of a built-in network (`bridge`, `host`, `none`), stable for this daemon.
+    pub fn network_id(&self, name: &str) -> String {
+        derived_id(&[&self.daemon_id, "network", name])
     }
 
     pub fn handles(&self) -> Vec<Arc<Handle>> {
@@ -285,6 +293,18 @@ fn probe_bridge_gateway(routes: &[Ipv4Net]) -> anyhow::Result<Ipv4Net> {
 pub fn random_hex(bytes: usize) -> String {
     let v: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
     hex::encode(v)
+}
+
+/// A stable 64-hex id for a thing that has a name but no stored id (the built-in networks,
+/// an endpoint): clients expect Docker's id shape.
+pub fn derived_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
 }
 
 pub fn now_rfc3339() -> String {
