@@ -23,16 +23,20 @@ pub struct Runc {
 }
 
 impl Runc {
-    /// The runtime's `commit:` line of `--version`, which dockerd shows as "runc version".
-    pub async fn commit(&self) -> String {
+    /// `(version, commit)` from `--version`: the commit line is what dockerd shows as
+    /// "runc version" in info; both go into `/version`'s components.
+    pub async fn version(&self) -> (String, String) {
         let out = Command::new(&self.path)
             .arg("--version")
             .stdin(std::process::Stdio::null())
             .output()
             .await;
         match out {
-            Ok(o) => version_commit(&String::from_utf8_lossy(&o.stdout)),
-            Err(_) => String::new(),
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                (version_number(&text), version_commit(&text))
+            }
+            Err(_) => (String::new(), String::new()),
         }
     }
 
@@ -52,6 +56,15 @@ impl Runc {
             Err(RuntimeError(runc_message(&msg)))
         }
     }
+}
+
+/// The number on the first line of `runc --version` (`runc version 1.1.5+ds1`).
+fn version_number(out: &str) -> String {
+    out.lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// `commit: X` from `runc --version` output, else the version number of its first line.
@@ -123,6 +136,7 @@ mod tests {
     fn commit_comes_from_the_version_output() {
         let debian = "runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\n";
         assert_eq!(version_commit(debian), "1.1.5+ds1-1+deb12u1");
+        assert_eq!(version_number(debian), "1.1.5+ds1");
         assert_eq!(version_commit("crun version 1.8.1\n"), "1.8.1");
         assert_eq!(version_commit(""), "");
     }

@@ -105,6 +105,9 @@ fn ping_get_and_head_carry_api_version() {
     assert!(body.is_empty(), "HEAD has a body: {body:?}");
     assert_eq!(header(&h, "api-version"), Some("1.47"), "{h:?}");
     assert_eq!(header(&h, "ostype"), Some("linux"), "{h:?}");
+    // dockerd's: an empty HEAD body and no caching.
+    assert_eq!(header(&h, "content-length"), Some("0"), "{h:?}");
+    assert_eq!(header(&h, "pragma"), Some("no-cache"), "{h:?}");
 }
 
 #[test]
@@ -277,6 +280,10 @@ fn unknown_objects_and_routes_are_json_404s() {
     );
 }
 
+fn body_ok() -> String {
+    json!({"Image": image(), "Cmd": ["true"]}).to_string()
+}
+
 #[test]
 fn bad_create_bodies_are_400_and_leave_nothing() {
     let Some(d) = Daemon::start() else { return };
@@ -365,6 +372,19 @@ fn bad_create_bodies_are_400_and_leave_nothing() {
         assert_eq!(st, 400, "{config}: {b}");
         assert_eq!(parse(&b)["message"], msg, "{config}");
     }
+    // A body must be declared JSON, as dockerd requires.
+    let req = format!(
+        "POST /containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body_ok().len(),
+        body_ok()
+    );
+    let (mut s, head, rest) = raw_request(&d, &req);
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let b = String::from_utf8_lossy(&read_to_eof(&mut s, rest)).into_owned();
+    assert!(
+        b.contains("Content-Type specified (text/plain) must be 'application/json'"),
+        "{b}"
+    );
     // The docker CLI's zero values for every option are accepted.
     let o = d.docker(&[
         "create",
@@ -725,5 +745,43 @@ fn routes_not_implemented_yet_are_501_not_404() {
     );
     let (st, _) = d.api("GET", "/definitely/unknown", None);
     assert_eq!(st, 404);
+    d.docker_ok(&["rm", "-f", &id]);
+}
+
+#[test]
+fn bad_parameters_are_400_and_rm_link_keeps_the_container() {
+    let Some(d) = Daemon::start() else { return };
+    d.docker_ok(&["pull", &image()]);
+    let id = d.docker_ok(&["run", "-d", "-t", &image(), "sleep", "60"]);
+    for path in [
+        format!("/containers/{id}/resize"),
+        format!("/containers/{id}/resize?h=10"),
+        format!("/containers/{id}/resize?h=abc&w=10"),
+    ] {
+        let (st, b) = d.api("POST", &path, None);
+        assert_eq!(st, 400, "{path}: {b}");
+    }
+    let (st, _) = d.api("POST", &format!("/containers/{id}/resize?h=10&w=20"), None);
+    assert_eq!(st, 200);
+    for q in ["since=abc", "until=x1"] {
+        let (st, b) = d.api("GET", &format!("/containers/{id}/logs?stdout=1&{q}"), None);
+        assert_eq!(st, 400, "{q}: {b}");
+    }
+    // docker rm -l: there are no links, and the container itself must survive.
+    let o = d.docker(&["rm", "-l", &id]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("cannot remove the default link name"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.inspect(&id)["State"]["Running"], true);
+    // docker version shows the runtime as a component.
+    let v = d.docker_ok(&[
+        "version",
+        "--format",
+        "{{range .Server.Components}}{{.Name}} {{end}}",
+    ]);
+    assert_eq!(v, "Engine runc", "{v}");
     d.docker_ok(&["rm", "-f", &id]);
 }

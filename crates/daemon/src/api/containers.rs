@@ -22,8 +22,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub async fn create(
     State(engine): State<AppState>,
     q: Query,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
+    super::check_json_content_type(&headers, body.len())?;
     let body: CreateBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError(
             StatusCode::BAD_REQUEST,
@@ -103,6 +105,15 @@ pub async fn remove(
     Path(id): Path<String>,
     q: Query,
 ) -> ApiResult<StatusCode> {
+    if qbool(&q, "link") {
+        // pouchd has no links: the name is the container's own, which dockerd refuses to
+        // drop as a link rather than removing the container.
+        engine.find(&id).await?;
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "Conflict, cannot remove the default link name of the container".into(),
+        ));
+    }
     engine.remove_container(&id, qbool(&q, "force")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -112,12 +123,15 @@ pub async fn resize(
     Path(id): Path<String>,
     q: Query,
 ) -> ApiResult<StatusCode> {
+    // Both are required, as dockerd's strconv.Atoi of a missing value fails.
     let dim = |k: &str| -> ApiResult<u16> {
-        q.get(k)
-            .map(|s| s.as_str())
-            .unwrap_or("0")
-            .parse()
-            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid {k}")))
+        let v = q.get(k).map(|s| s.as_str()).unwrap_or("");
+        v.parse().map_err(|_| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("strconv.Atoi: parsing {v:?}: invalid syntax"),
+            )
+        })
     };
     engine.resize(&id, dim("h")?, dim("w")?).await?;
     Ok(StatusCode::OK)
@@ -246,6 +260,22 @@ pub async fn attach(
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
+/// `since`/`until` of logs: absent or 0 is no bound; anything unparsable is a 400 (dockerd
+/// fails it with its parser's message).
+fn time_param(q: &super::Query, key: &str) -> ApiResult<Option<i128>> {
+    match q.get(key).map(|s| s.as_str()) {
+        None | Some("") => Ok(None),
+        Some(s) => logs::parse_time_filter(s)
+            .map(|t| Some(t).filter(|t| *t > 0))
+            .ok_or_else(|| {
+                ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid value for {key}: {s:?}"),
+                )
+            }),
+    }
+}
+
 pub async fn logs(
     State(engine): State<AppState>,
     Path(id): Path<String>,
@@ -256,14 +286,8 @@ pub async fn logs(
         stdout: qbool(&q, "stdout"),
         stderr: qbool(&q, "stderr"),
         tail: q.get("tail").and_then(|t| t.parse().ok()),
-        since: q
-            .get("since")
-            .and_then(|s| logs::parse_time_filter(s))
-            .filter(|s| *s > 0),
-        until: q
-            .get("until")
-            .and_then(|s| logs::parse_time_filter(s))
-            .filter(|s| *s > 0),
+        since: time_param(&q, "since")?,
+        until: time_param(&q, "until")?,
         timestamps: qbool(&q, "timestamps"),
     };
     if !opts.stdout && !opts.stderr {

@@ -51,6 +51,27 @@ impl From<EngineError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// dockerd's check on JSON request bodies: a body needs `Content-Type: application/json`
+/// (parameters allowed); no body needs nothing.
+pub fn check_json_content_type(headers: &axum::http::HeaderMap, body_len: usize) -> ApiResult<()> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.is_empty() && body_len == 0 {
+        return Ok(());
+    }
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("Content-Type specified ({ct}) must be 'application/json'"),
+        ))
+    }
+}
+
 /// Docker's boolean query values: `1`, `true`, `True` are true.
 pub fn qbool(q: &HashMap<String, String>, key: &str) -> bool {
     matches!(

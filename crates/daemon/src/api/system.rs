@@ -7,16 +7,19 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-pub async fn ping() -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
-        ],
-        "OK",
-    )
-        .into_response()
+pub async fn ping(method: axum::http::Method) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+        (header::PRAGMA, "no-cache"),
+    ];
+    // dockerd's HEAD /_ping has an empty body (Content-Length: 0), not GET's length.
+    let body = if method == axum::http::Method::HEAD {
+        ""
+    } else {
+        "OK"
+    };
+    (StatusCode::OK, headers, body).into_response()
 }
 
 fn kernel_version() -> String {
@@ -25,7 +28,7 @@ fn kernel_version() -> String {
         .unwrap_or_default()
 }
 
-pub async fn version() -> Json<Value> {
+pub async fn version(State(engine): State<AppState>) -> Json<Value> {
     let kernel = kernel_version();
     let v = env!("CARGO_PKG_VERSION");
     Json(json!({
@@ -34,6 +37,10 @@ pub async fn version() -> Json<Value> {
             "Name": "Engine", "Version": v,
             "Details": {"ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": "", "Experimental": "false",
                         "GitCommit": "", "GoVersion": "n/a (rust)", "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+        }, {
+            // The CLI prints a section per component; runc is ours (no containerd).
+            "Name": engine.cfg.runtime_name(), "Version": engine.runtime_version,
+            "Details": {"GitCommit": engine.runtime_commit}
         }],
         "Version": v,
         "ApiVersion": API_VERSION,

@@ -55,7 +55,8 @@ pub struct Engine {
     pub runtime: Runc,
     pub bridge: BridgeNetwork,
     pub daemon_id: String,
-    /// `runc --version`'s commit, read once at start for `info`.
+    /// `runc --version`'s version and commit, read once at start for `info`/`version`.
+    pub runtime_version: String,
     pub runtime_commit: String,
     /// When this daemon started (the built-in networks' `Created`).
     pub started_at: String,
@@ -119,7 +120,7 @@ impl Engine {
         for (name, id) in store.list_tags()? {
             index.tags.insert(name, id);
         }
-        let runtime_commit = runtime.commit().await;
+        let (runtime_version, runtime_commit) = runtime.version().await;
         let mut containers = HashMap::new();
         for c in store.list_containers::<Container>()? {
             let c = match c {
@@ -138,6 +139,7 @@ impl Engine {
             runtime,
             bridge,
             daemon_id,
+            runtime_version,
             runtime_commit,
             started_at: now_rfc3339(),
             cgroup_v2: pouch_cgroups::Hierarchy::detect()
