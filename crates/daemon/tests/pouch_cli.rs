@@ -545,6 +545,23 @@ fn run_tty_in_a_pty() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "tty-out\r\ntty-err\r\n");
     assert_eq!(stdout(&o), stdout(&d.docker(&["logs", "tl"])));
+
+    // -it without a terminal on stdin: refused before anything is made, as docker does.
+    let before = d.all_ids().len();
+    for client in ["pouch", "docker"] {
+        let o = if client == "pouch" {
+            d.pouch(&["run", "--rm", "-it", &img, "true"])
+        } else {
+            d.docker(&["run", "--rm", "-it", &img, "true"])
+        };
+        assert_eq!(o.status.code(), Some(1), "{client}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("the input device is not a TTY"),
+            "{client}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(d.all_ids().len(), before);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `pouch run`: create (pulling on "No such image"), attach, wait, start, stream, exit with
 //! the container's status — the docker CLI's sequence.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -72,6 +73,11 @@ pub struct RunArgs {
 
 /// Runs the command; every error is reported here and mapped to docker's exit codes.
 pub async fn cmd(client: &Client, a: RunArgs) -> i32 {
+    // docker's CheckTty: -it needs a terminal on stdin; exit 1 before anything is made.
+    if a.tty && a.interactive && !a.detach && !std::io::stdin().is_terminal() {
+        eprintln!("the input device is not a TTY");
+        return 1;
+    }
     match run(client, a).await {
         Ok(code) => code,
         Err(e) => {
