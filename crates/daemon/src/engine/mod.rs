@@ -3,8 +3,10 @@
 
 pub mod containers;
 pub mod error;
+pub mod filters;
 pub mod handle;
 pub mod images;
+pub mod list;
 pub mod logs;
 pub mod names;
 pub mod restore;
