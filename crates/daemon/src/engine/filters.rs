@@ -82,7 +82,8 @@ impl Filters {
                 Ok(Filters { fields })
             }
             Err(_) => Err(FilterError::Json {
-                input: input.to_string(),
+                // Echo the start of what was sent, not all of it.
+                input: input.chars().take(100).collect(),
                 reason: first.to_string(),
             }),
         }
