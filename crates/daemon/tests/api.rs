@@ -648,6 +648,152 @@ fn list_filters_by_label_name_status_and_id() {
         "{{.Names}}",
     ]);
     assert_eq!(out, "beta");
+
+    // Every other key and value as dockerd 20.10 answers them.
+    let refused = |filters: &str, all: &str| -> (u16, String) {
+        let (st, b) = d.api(
+            "GET",
+            &format!("/containers/json?all={all}&filters={}", enc(filters)),
+            None,
+        );
+        (st, parse(&b)["message"].as_str().unwrap_or(&b).to_string())
+    };
+    let r = |filters: &str| refused(filters, "1");
+    assert_eq!(
+        r(r#"{"bogus":["x"]}"#),
+        (400, "Invalid filter 'bogus'".into())
+    );
+    assert_eq!(
+        r(r#"{"status":["bogus"]}"#),
+        (400, "Invalid filter 'status=bogus'".into())
+    );
+    let (st, m) = r("notjson");
+    assert!(
+        st == 400 && m.contains("Invalid filters parameter"),
+        "{st} {m}"
+    );
+    // dockerd: 500 with strconv's text; here a 400 that says what is wrong.
+    let (st, m) = r(r#"{"exited":["x"]}"#);
+    assert!(st == 400 && m.contains("'exited=x'"), "{st} {m}");
+    assert_eq!(
+        r(r#"{"health":["bogus"]}"#),
+        (400, "Unrecognised filter value for health: bogus".into())
+    );
+    assert_eq!(
+        r(r#"{"is-task":["maybe"]}"#),
+        (400, "Invalid filter 'is-task=[maybe]'".into())
+    );
+    assert_eq!(
+        r(r#"{"publish":["1:80"]}"#),
+        (
+            400,
+            "filter for 'publish' should not contain ':': 1:80".into()
+        )
+    );
+    let (st, m) = r(r#"{"expose":["x"]}"#);
+    assert!(
+        st == 400 && m.starts_with("error while looking up for expose x"),
+        "{st} {m}"
+    );
+    assert_eq!(
+        r(r#"{"before":["nosuch"]}"#),
+        (404, "no such container nosuch".into())
+    );
+    let (st, b) = d.api("GET", "/containers/json?limit=abc", None);
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(
+        parse(&b)["message"],
+        "Invalid limit 'abc': must be an integer"
+    );
+    // dockerd's BoolValue: any value but ""/0/no/false/none means all.
+    let listed = |q: &str| -> usize {
+        d.get_json(&format!("/containers/json?{q}"))
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0)
+    };
+    assert_eq!(listed("all=abc"), 3);
+    assert_eq!(listed("all=no"), 1);
+    assert_eq!(listed("all=FALSE"), 1);
+    assert_eq!(listed("limit=2"), 2);
+
+    // name: a regexp on the name with and without its slash; an invalid one matches
+    // nothing (dockerd skips it), the other values still apply.
+    assert_eq!(names(json!({"name": ["^/alpha$"]}), true), ["alpha"]);
+    assert_eq!(names(json!({"name": ["^alp"]}), true), ["alpha"]);
+    assert_eq!(names(json!({"name": ["e.a"]}), true), ["beta"]);
+    assert_eq!(
+        names(json!({"name": ["^/(alpha|beta)$"]}), true),
+        ["alpha", "beta"]
+    );
+    assert_eq!(
+        names(json!({"name": ["lph", "mm"]}), true),
+        ["alpha", "gamma"]
+    );
+    assert!(names(json!({"name": ["["]}), true).is_empty());
+    assert_eq!(names(json!({"name": ["[", "^gamma$"]}), true), ["gamma"]);
+    // before/since: by name (or full id), in created order; without all only running.
+    assert_eq!(names(json!({"before": ["gamma"]}), true), ["alpha", "beta"]);
+    assert_eq!(names(json!({"before": [&c]}), true), ["alpha", "beta"]);
+    assert_eq!(names(json!({"since": ["/alpha"]}), true), ["beta", "gamma"]);
+    assert_eq!(
+        names(json!({"since": ["alpha"], "before": ["gamma"]}), true),
+        ["beta"]
+    );
+    assert!(names(json!({"before": ["gamma"]}), false).is_empty());
+    assert_eq!(names(json!({"since": ["alpha"]}), false), ["gamma"]);
+
+    // Exited containers and one without a network.
+    let out = d.docker(&["run", "--name", "delta", &img, "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    d.docker_ok(&["run", "--name", "epsilon", &img, "true"]);
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "zeta",
+        "--network",
+        "none",
+        &img,
+        "true",
+    ]);
+    let six = ["alpha", "beta", "delta", "epsilon", "gamma", "zeta"];
+    // exited=N: containers that ran and stopped with N (created ones have code 0 too).
+    assert_eq!(names(json!({"exited": ["0"]}), true), ["epsilon"]);
+    assert_eq!(names(json!({"exited": ["3"]}), true), ["delta"]);
+    assert_eq!(
+        names(json!({"exited": ["0", "3"]}), true),
+        ["delta", "epsilon"]
+    );
+    assert!(names(json!({"exited": ["0"]}), false).is_empty());
+    assert_eq!(
+        names(json!({"exited": ["3"], "status": ["exited"]}), false),
+        ["delta"]
+    );
+    assert!(names(json!({"exited": ["3"], "status": ["running"]}), true).is_empty());
+    // ancestor: by reference, id or short id.
+    let image_id = d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", &img]);
+    let short_image = &image_id.trim_start_matches("sha256:")[..12];
+    for a in [img.as_str(), image_id.as_str(), short_image] {
+        assert_eq!(names(json!({"ancestor": [a]}), true), six, "ancestor={a}");
+    }
+    assert!(names(json!({"ancestor": ["nosuch"]}), true).is_empty());
+    // network by name.
+    assert_eq!(names(json!({"network": ["none"]}), true), ["zeta"]);
+    assert_eq!(
+        names(json!({"network": ["bridge"]}), true),
+        ["alpha", "beta", "delta", "epsilon", "gamma"]
+    );
+    assert!(names(json!({"network": ["br"]}), true).is_empty());
+    // No healthchecks, swarm tasks, volumes or ports exist: what dockerd answers for
+    // containers without them.
+    assert_eq!(names(json!({"health": ["none"]}), true), six);
+    assert!(names(json!({"health": ["healthy", "starting"]}), true).is_empty());
+    assert_eq!(names(json!({"is-task": ["false"]}), true), six);
+    assert!(names(json!({"is-task": ["true"]}), true).is_empty());
+    assert!(names(json!({"volume": ["/data"]}), true).is_empty());
+    assert!(names(json!({"publish": ["80"]}), true).is_empty());
+    assert!(names(json!({"expose": ["80-90/udp"]}), true).is_empty());
+    assert_eq!(names(json!({"isolation": ["default"]}), true), six);
 }
 
 #[test]

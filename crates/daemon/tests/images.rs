@@ -10,6 +10,19 @@ use common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// Percent-encode a query value.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 fn json_message(body: &str) -> String {
     let v: Value =
         serde_json::from_str(body).unwrap_or_else(|e| panic!("not a JSON error ({e}): {body}"));
@@ -162,6 +175,187 @@ fn images_lists_repository_tag_and_id() {
     );
     assert!(r["Size"].as_i64().unwrap_or(0) > 0, "{r}");
     assert!(r["Created"].as_i64().unwrap_or(0) > 0, "{r}");
+
+    // A reference that matches nothing lists nothing (it used to list everything).
+    assert!(d
+        .docker_ok(&["images", "-q", &format!("{}/nosuch", registry())])
+        .is_empty());
+    assert!(d.docker_ok(&["images", "-q", "busybox"]).is_empty());
+    // Filters dockerd does not know, or values it refuses, are 400s with its messages.
+    let bad = d.docker(&["images", "-f", "bogus=1"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("Invalid filter 'bogus'"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = d.docker(&["images", "-f", "dangling=maybe"]);
+    assert!(
+        stderr(&bad).contains("Invalid filter 'dangling=[maybe]'"),
+        "{}",
+        stderr(&bad)
+    );
+    let (st, body) = d.api("GET", "/images/json?filters=notjson", None);
+    assert_eq!(st, 400, "{body}");
+    assert!(
+        json_message(&body).contains("Invalid filters parameter"),
+        "{body}"
+    );
+    assert_no_500s(&d);
+}
+
+/// `docker images` rows as `REPOSITORY:TAG` for these arguments, sorted.
+fn image_refs(d: &Daemon, args: &[&str]) -> Vec<String> {
+    let mut a = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+    a.extend_from_slice(args);
+    let mut v: Vec<String> = d.docker_ok(&a).lines().map(String::from).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn images_filters_by_reference_label_dangling_before_since() {
+    let Some(d) = Daemon::start() else { return };
+    let reg = registry();
+    // Two images beside the busybox fixture (created 2026-01-01): older, labelled.
+    let old_id = push_variant_image(
+        "pouch-test-filters/old",
+        "v1",
+        "2020-01-01T00:00:00Z",
+        &[("tier", "web"), ("suite", "filters")],
+    );
+    let new_id = push_variant_image(
+        "pouch-test-filters/new",
+        "v1",
+        "2025-01-01T00:00:00Z",
+        &[("tier", "db"), ("suite", "filters")],
+    );
+    let busybox = image();
+    let old = format!("{reg}/pouch-test-filters/old:v1");
+    let new = format!("{reg}/pouch-test-filters/new:v1");
+    for r in [&busybox, &old, &new] {
+        d.docker_ok(&["pull", "-q", r]);
+    }
+    assert_eq!(image_id(&d, &old), old_id);
+    assert_eq!(image_id(&d, &new), new_id);
+    d.docker_ok(&["tag", &old, &format!("{reg}/pouch-test-filters/old:v2")]);
+    d.docker_ok(&["tag", &old, &format!("{reg}/a/b:v1")]);
+    let short = |id: &str| id.trim_start_matches("sha256:")[..12].to_string();
+
+    // `docker images REPO[:TAG]` and globs: only the matching tags are shown.
+    let p = |s: &str| format!("{reg}/{s}");
+    assert_eq!(
+        image_refs(&d, &[&p("pouch-test-filters/old")]),
+        [
+            p("pouch-test-filters/old:v1"),
+            p("pouch-test-filters/old:v2")
+        ]
+    );
+    assert_eq!(
+        image_refs(&d, &[&p("pouch-test-filters/old:v1*")]),
+        [p("pouch-test-filters/old:v1")]
+    );
+    assert_eq!(image_refs(&d, &[&p("a/b")]), [p("a/b:v1")]);
+    assert_eq!(
+        image_refs(&d, &[&p("pouch-test-filters/*")]),
+        [
+            p("pouch-test-filters/new:v1"),
+            p("pouch-test-filters/old:v1"),
+            p("pouch-test-filters/old:v2")
+        ]
+    );
+    // `*` does not cross a `/`.
+    assert_eq!(image_refs(&d, &[&p("*")]), [p("busybox:latest")]);
+    assert_eq!(
+        image_refs(
+            &d,
+            &[
+                "-f",
+                &format!("reference={}", p("a/*")),
+                "-f",
+                "reference=*/*/*:v2"
+            ]
+        ),
+        [p("a/b:v1"), p("pouch-test-filters/old:v2")]
+    );
+    // Raw API: RepoTags and RepoDigests keep only what the reference matched.
+    let v = d.get_json(&format!(
+        "/images/json?filters={}",
+        enc(&format!(
+            r#"{{"reference":["{}"]}}"#,
+            p("pouch-test-filters/old:v2")
+        ))
+    ));
+    assert_eq!(v.as_array().map(|a| a.len()), Some(1), "{v}");
+    assert_eq!(v[0]["Id"], old_id.as_str());
+    assert_eq!(
+        v[0]["RepoTags"],
+        serde_json::json!([p("pouch-test-filters/old:v2")])
+    );
+    assert_eq!(v[0]["RepoDigests"], serde_json::json!([]));
+    let (st, body) = d.api(
+        "GET",
+        &format!("/images/json?filters={}", enc(r#"{"reference":["["]}"#)),
+        None,
+    );
+    assert_eq!(st, 400, "{body}");
+    assert!(
+        json_message(&body).contains("syntax error in pattern"),
+        "{body}"
+    );
+
+    // Labels: key, key=value, all of them.
+    let q = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["images", "-q"];
+        a.extend_from_slice(args);
+        let mut v: Vec<String> = d.docker_ok(&a).lines().map(String::from).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut both = vec![short(&old_id), short(&new_id)];
+    both.sort();
+    assert_eq!(q(&["-f", "label=suite"]), both);
+    assert_eq!(q(&["-f", "label=tier=web"]), [short(&old_id)]);
+    assert_eq!(
+        q(&["-f", "label=tier=web", "-f", "label=suite=filters"]),
+        [short(&old_id)]
+    );
+    assert!(q(&["-f", "label=tier=web", "-f", "label=nope"]).is_empty());
+
+    // before/since: by reference or id, strictly older/newer.
+    assert_eq!(q(&["-f", &format!("before={busybox}")]), both);
+    assert_eq!(
+        q(&["-f", &format!("before={}", short(&new_id))]),
+        [short(&old_id)]
+    );
+    let mut newer = vec![short(&new_id), short(&image_id(&d, &busybox))];
+    newer.sort();
+    assert_eq!(q(&["-f", &format!("since={old}")]), newer);
+    assert_eq!(
+        q(&[
+            "-f",
+            &format!("since={old}"),
+            "-f",
+            &format!("before={busybox}")
+        ]),
+        [short(&new_id)]
+    );
+    let bad = d.docker(&["images", "-f", "before=nosuch"]);
+    assert!(
+        stderr(&bad).contains("No such image: nosuch:latest"),
+        "{}",
+        stderr(&bad)
+    );
+
+    // dangling: an image whose tag moved away has no tags (its digest stays).
+    assert!(q(&["-f", "dangling=true"]).is_empty());
+    d.docker_ok(&["tag", &old, &new]);
+    assert_eq!(q(&["-f", "dangling=true"]), [short(&new_id)]);
+    assert_eq!(q(&["-f", "dangling=1"]), [short(&new_id)]);
+    assert!(q(&["-f", "dangling=false"]).contains(&short(&old_id)));
+    assert!(q(&["-f", "dangling=true", "-f", "label=tier=web"]).is_empty());
+    assert_no_500s(&d);
 }
 
 #[test]

@@ -251,6 +251,44 @@ fn run_detached_and_ps_filters() {
     assert!(w["Created"].as_i64().unwrap_or(0) > 1_600_000_000);
     let bad = d.api("GET", "/containers/json?filters=notjson", None);
     assert_eq!(bad.0, 400, "{}", bad.1);
+
+    // The rest of dockerd's ps filters, through the CLI.
+    assert_eq!(names(&["-a", "--filter", "exited=0"]), ["done1"]);
+    assert!(names(&["-a", "--filter", "exited=1"]).is_empty());
+    assert!(
+        names(&["--filter", "exited=0"]).is_empty(),
+        "exited=N is not -a"
+    );
+    assert_eq!(names(&["--filter", "name=^/web"]), ["web1"]);
+    assert_eq!(
+        names(&["-a", "--filter", "name=1$"]),
+        ["db1", "done1", "web1"]
+    );
+    assert_eq!(names(&["-a", "--filter", "since=web1"]), ["db1", "done1"]);
+    assert_eq!(names(&["-a", "--filter", "before=done1"]), ["db1", "web1"]);
+    assert_eq!(names(&["--filter", "before=db1"]), ["web1"]);
+    assert_eq!(
+        names(&["-a", "--filter", &format!("ancestor={img}")]),
+        ["db1", "done1", "web1"]
+    );
+    assert_eq!(
+        names(&["-a", "-f", "network=bridge", "-f", "status=running"]),
+        ["db1", "web1"]
+    );
+    for (filter, message) in [
+        ("bogus=1", "Invalid filter 'bogus'"),
+        ("status=bogus", "Invalid filter 'status=bogus'"),
+        ("before=nosuch", "no such container nosuch"),
+    ] {
+        let out = d.docker(&["ps", "-a", "--filter", filter]);
+        assert!(!out.status.success(), "ps -f {filter} succeeded");
+        assert!(stderr(&out).contains(message), "{filter}: {}", stderr(&out));
+    }
+    // The script that used to remove everything removes only what exited with 0.
+    let ids = d.docker_ok(&["ps", "-aq", "-f", "exited=0"]);
+    assert_eq!(ids, short(&done));
+    d.docker_ok(&["rm", &ids]);
+    assert_eq!(lines(d.docker_ok(&["ps", "-a", "-q"])), running);
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! `/containers/...` endpoints.
 
 use super::streams::{channel_body, stdcopy_frame, STDERR, STDOUT};
-use super::{qbool, ApiError, ApiResult, AppState, Query};
+use super::{form_bool, qbool, ApiError, ApiResult, AppState, Query};
 use crate::engine::containers::WaitCondition;
+use crate::engine::filters::Filters;
 use crate::engine::handle::Output;
+use crate::engine::list::ContainerListOptions;
 use crate::engine::logs::{self, LogOptions};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use crate::model::{Container, CreateBody, Status, ZERO_TIME};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -550,76 +552,32 @@ fn list_command(c: &Container) -> String {
     out
 }
 
-fn filter_values(filters: &Value, key: &str) -> Vec<String> {
-    match filters.get(key) {
-        // Docker's filters are `{"key": {"value": true}}`; old clients send `{"key": ["value"]}`.
-        Some(Value::Object(m)) => m.keys().cloned().collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn matches_filters(c: &Container, filters: &Value) -> bool {
-    let ids = filter_values(filters, "id");
-    if !ids.is_empty() && !ids.iter().any(|i| c.id.starts_with(i.as_str())) {
-        return false;
-    }
-    let names = filter_values(filters, "name");
-    if !names.is_empty()
-        && !names
-            .iter()
-            .any(|n| c.name.contains(n.trim_start_matches('/')))
-    {
-        return false;
-    }
-    let statuses = filter_values(filters, "status");
-    if !statuses.is_empty() && !statuses.iter().any(|s| s == c.state.status.as_str()) {
-        return false;
-    }
-    let labels = c.config.labels.clone().unwrap_or_default();
-    for l in filter_values(filters, "label") {
-        let ok = match l.split_once('=') {
-            Some((k, v)) => labels.get(k).map(|x| x == v).unwrap_or(false),
-            None => labels.contains_key(&l),
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
+/// The `filters` query parameter (both JSON shapes clients send).
+pub(super) fn filters_param(q: &HashMap<String, String>) -> ApiResult<Filters> {
+    Ok(
+        Filters::from_json(q.get("filters").map(String::as_str).unwrap_or(""))
+            .map_err(EngineError::from)?,
+    )
 }
 
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Value>> {
-    let all = qbool(&q, "all");
-    let filters: Value = match q.get("filters") {
-        Some(f) if !f.is_empty() => serde_json::from_str(f)
-            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid filter: {e}")))?,
-        _ => json!({}),
+    // dockerd answers a non-integer limit with a 500 and strconv's text; say what is wrong.
+    let limit = match q.get("limit").map(|s| s.as_str()) {
+        None | Some("") => 0,
+        Some(s) => s.parse::<i64>().map_err(|_| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid limit '{s}': must be an integer"),
+            )
+        })?,
     };
-    let statuses = filter_values(&filters, "status");
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|n| *n > 0);
+    let opts = ContainerListOptions {
+        all: form_bool(&q, "all"),
+        limit,
+        filters: filters_param(&q)?,
+    };
+    let rows = engine.list_containers(&opts).await?;
     let now = chrono::Utc::now();
-    let mut rows: Vec<Container> = Vec::new();
-    for h in engine.handles() {
-        let c = h.rec.lock().await.clone();
-        // As dockerd: a limit (`ps -n N`, `ps -l`) includes stopped containers.
-        if !all && limit.is_none() && statuses.is_empty() && !c.is_running() {
-            continue;
-        }
-        if matches_filters(&c, &filters) {
-            rows.push(c);
-        }
-    }
-    rows.sort_by(|a, b| b.created.cmp(&a.created));
-    if let Some(n) = limit {
-        rows.truncate(n);
-    }
     let out: Vec<Value> = rows
         .iter()
         .map(|c| {
@@ -664,13 +622,5 @@ mod tests {
         assert_eq!(human_duration(600), "10 minutes");
         assert_eq!(human_duration(3600), "About an hour");
         assert_eq!(human_duration(3 * 3600), "3 hours");
-    }
-
-    #[test]
-    fn filters_accept_both_shapes() {
-        let f: Value =
-            serde_json::from_str(r#"{"status":{"running":true},"label":["a=b"]}"#).unwrap();
-        assert_eq!(filter_values(&f, "status"), vec!["running".to_string()]);
-        assert_eq!(filter_values(&f, "label"), vec!["a=b".to_string()]);
     }
 }

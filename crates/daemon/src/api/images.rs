@@ -74,35 +74,26 @@ pub async fn pull(State(engine): State<AppState>, q: Query) -> ApiResult<Respons
 }
 
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Value>> {
-    let all_images: Vec<_> = engine.image_index().by_id.values().cloned().collect();
-    let filters: Value = q
-        .get("filters")
-        .and_then(|f| serde_json::from_str(f).ok())
-        .unwrap_or(json!({}));
-    let dangling_only = filters
-        .get("dangling")
-        .map(|d| d.to_string().contains("true"))
-        .unwrap_or(false);
-    let mut out = Vec::new();
-    for img in all_images {
-        let tags = engine.image_tags(&img.id);
-        if dangling_only && !tags.is_empty() {
-            continue;
-        }
-        out.push(json!({
-            "Id": img.id,
-            "ParentId": "",
-            "RepoTags": tags,
-            "RepoDigests": img.repo_digests,
-            "Created": created_unix(&img.created),
-            "Size": img.size,
-            "SharedSize": -1,
-            "VirtualSize": img.size,
-            "Labels": img.run_config().get("Labels").cloned().unwrap_or(Value::Null),
-            "Containers": -1
-        }));
-    }
-    out.sort_by_key(|v| std::cmp::Reverse(v["Created"].as_i64().unwrap_or(0)));
+    let filters = super::containers::filters_param(&q)?;
+    let out: Vec<Value> = engine
+        .list_images(&filters)?
+        .into_iter()
+        .map(|row| {
+            let img = &row.image;
+            json!({
+                "Id": img.id,
+                "ParentId": "",
+                "RepoTags": row.repo_tags,
+                "RepoDigests": row.repo_digests,
+                "Created": created_unix(&img.created),
+                "Size": img.size,
+                "SharedSize": -1,
+                "VirtualSize": img.size,
+                "Labels": img.run_config().get("Labels").cloned().unwrap_or(Value::Null),
+                "Containers": -1
+            })
+        })
+        .collect();
     Ok(Json(Value::Array(out)))
 }
 

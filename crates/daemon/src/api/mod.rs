@@ -80,6 +80,16 @@ pub fn qbool(q: &HashMap<String, String>, key: &str) -> bool {
     )
 }
 
+/// dockerd's `httputils.BoolValue` (`all` of the list endpoints): anything but empty, `0`,
+/// `no`, `false` or `none` (any case, trimmed) is true.
+pub fn form_bool(q: &HashMap<String, String>, key: &str) -> bool {
+    let v = q
+        .get(key)
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_default();
+    !matches!(v.as_str(), "" | "0" | "no" | "false" | "none")
+}
+
 pub fn router(engine: Arc<Engine>) -> Router {
     let served = Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
@@ -199,6 +209,18 @@ mod tests {
             version_error("1.48").as_deref(),
             Some("client version 1.48 is too new. Maximum supported API version is 1.47")
         );
+    }
+
+    #[test]
+    fn form_bools_as_dockerd() {
+        let q = |v: &str| HashMap::from([("all".to_string(), v.to_string())]);
+        for t in ["1", "true", "abc", "yes", " 2 "] {
+            assert!(form_bool(&q(t), "all"), "{t}");
+        }
+        for f in ["", "0", "no", "FALSE", "None", " false "] {
+            assert!(!form_bool(&q(f), "all"), "{f}");
+        }
+        assert!(!form_bool(&HashMap::new(), "all"));
     }
 
     #[test]

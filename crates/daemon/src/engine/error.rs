@@ -39,3 +39,12 @@ impl From<std::io::Error> for EngineError {
 pub fn internal(context: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::Internal(format!("{context}: {e}"))
 }
+
+impl From<super::filters::FilterError> for EngineError {
+    fn from(e: super::filters::FilterError) -> Self {
+        match e {
+            super::filters::FilterError::NoSuchContainer(_) => EngineError::NotFound(e.to_string()),
+            other => EngineError::InvalidParameter(other.to_string()),
+        }
+    }
+}

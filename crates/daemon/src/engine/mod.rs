@@ -3,9 +3,11 @@
 
 pub mod containers;
 pub mod error;
+pub mod filters;
 pub mod handle;
 pub mod host_config;
 pub mod images;
+pub mod list;
 pub mod logs;
 pub mod merge;
 pub mod names;

@@ -843,3 +843,97 @@ impl Drop for TcpForwarder {
         }
     }
 }
+
+/// One HTTP/1.1 request to the test registry (loopback only).
+fn registry_request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let reg = registry();
+    let addr: std::net::SocketAddr = reg.parse().expect("registry is IP:port");
+    assert!(addr.ip().is_loopback(), "registry {reg} is not loopback");
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect {reg}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {reg}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("send request");
+    s.write_all(body).expect("send body");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse_response(&raw, method == "HEAD")
+}
+
+/// Push `REGISTRY/repo:tag`: the busybox fixture with another creation time and these
+/// labels (same layer, mounted from the busybox repository; only a config blob and a
+/// manifest are written). The bytes are deterministic, so pushing again changes nothing.
+/// Returns the image id (the config digest).
+pub fn push_variant_image(repo: &str, tag: &str, created: &str, labels: &[(&str, &str)]) -> String {
+    use sha2::Digest;
+    let accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+    let (st, h, body) = registry_request(
+        "GET",
+        "/v2/busybox/manifests/latest",
+        &[("Accept", accept)],
+        b"",
+    );
+    assert_eq!(st, 200, "busybox manifest: {body}");
+    let mtype = header(&h, "content-type")
+        .expect("manifest content type")
+        .to_string();
+    let mut manifest: serde_json::Value = serde_json::from_str(&body).expect("manifest JSON");
+    let base = manifest["config"]["digest"]
+        .as_str()
+        .expect("config digest")
+        .to_string();
+    let (st, _, cfg) = registry_request("GET", &format!("/v2/busybox/blobs/{base}"), &[], b"");
+    assert_eq!(st, 200, "busybox config: {cfg}");
+    let mut config: serde_json::Value = serde_json::from_str(&cfg).expect("config JSON");
+    config["created"] = created.into();
+    config["config"]["Labels"] = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let bytes = serde_json::to_vec(&config).expect("config bytes");
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+    for layer in manifest["layers"].as_array().expect("layers") {
+        let d = layer["digest"].as_str().expect("layer digest");
+        let (st, _, b) = registry_request(
+            "POST",
+            &format!("/v2/{repo}/blobs/uploads/?mount={d}&from=busybox"),
+            &[],
+            b"",
+        );
+        assert_eq!(st, 201, "mount {d} into {repo}: {b}");
+    }
+    let (st, h, b) = registry_request("POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"");
+    assert_eq!(st, 202, "start upload to {repo}: {b}");
+    let loc = header(&h, "location").expect("upload location");
+    let loc = match loc.find("/v2/") {
+        Some(i) => &loc[i..],
+        None => loc,
+    };
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let (st, _, b) = registry_request(
+        "PUT",
+        &format!("{loc}{sep}digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        &bytes,
+    );
+    assert_eq!(st, 201, "upload config to {repo}: {b}");
+    manifest["config"]["digest"] = digest.clone().into();
+    manifest["config"]["size"] = bytes.len().into();
+    let m = serde_json::to_vec(&manifest).expect("manifest bytes");
+    let (st, _, b) = registry_request(
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("Content-Type", &mtype)],
+        &m,
+    );
+    assert_eq!(st, 201, "push {repo}:{tag}: {b}");
+    digest
+}
