@@ -733,3 +733,44 @@ fn inspect_of_an_unknown_name_probes_every_kind_cleanly() {
         "requests are not logged"
     );
 }
+
+#[test]
+fn ps_shows_the_image_id_once_the_name_is_gone() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let alias = format!("{}/retag/x:a", registry());
+    d.docker_ok(&["tag", &img, &alias]);
+    let id = d.docker_ok(&["create", &alias, "true"]);
+    let shown = |d: &Daemon| {
+        d.docker_ok(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "-f",
+            &format!("id={id}"),
+            "--format",
+            "{{.Image}}",
+        ])
+    };
+    assert_eq!(shown(&d), alias);
+    // Untagging the alias (the image stays under its first name).
+    d.docker_ok(&["rmi", &alias]);
+    let image_id = image_id(&d, &img);
+    assert_eq!(shown(&d), image_id);
+    // inspect keeps the name as given.
+    assert_eq!(d.inspect(&id)["Config"]["Image"], alias.as_str());
+    // A plain name without a tag still shows as given.
+    let id2 = d.docker_ok(&["create", &format!("{}/busybox", registry()), "true"]);
+    assert_eq!(
+        d.docker_ok(&[
+            "ps",
+            "-a",
+            "-f",
+            &format!("id={id2}"),
+            "--format",
+            "{{.Image}}"
+        ]),
+        format!("{}/busybox", registry())
+    );
+}

@@ -375,6 +375,16 @@ pub async fn inspect(
     Ok(Json(inspect_json(&engine, &c)))
 }
 
+/// The list's `Image`: the name the container was made from while it still names that
+/// image; once the name is gone or points elsewhere, the image id (as dockerd).
+fn list_image_for(engine: &Engine, c: &Container) -> String {
+    let name = image_ref_for(engine, c);
+    match engine.resolve_image(&name) {
+        Ok(img) if img.id == c.image_id => name,
+        _ => c.image_id.clone(),
+    }
+}
+
 fn image_ref_for(engine: &Engine, c: &Container) -> String {
     let given = c.config.image.trim();
     if !given.is_empty() {
@@ -587,7 +597,7 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
             json!({
                 "Id": c.id,
                 "Names": [format!("/{}", c.name)],
-                "Image": image_ref_for(&engine, c),
+                "Image": list_image_for(&engine, c),
                 "ImageID": c.image_id,
                 "Command": list_command(c),
                 "Created": created,
