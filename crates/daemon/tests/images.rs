@@ -1053,6 +1053,12 @@ fn image_inspect_shape_as_dockerd() {
         ]),
         format!("{size} last one null |")
     );
+    // LastTagTime: zero after a pull, set by `docker tag` (dockerd's SetLastUpdated).
+    assert_eq!(v["Metadata"]["LastTagTime"], "0001-01-01T00:00:00Z");
+    d.docker_ok(&["tag", &v1, "tagged-here:1"]);
+    let t = d.docker_ok(&["image", "inspect", "-f", "{{.Metadata.LastTagTime}}", &v1]);
+    assert!(!t.starts_with("0001"), "{t}");
+    d.docker_ok(&["rmi", "tagged-here:1"]);
     // A one-layer image has no LowerDir.
     let img = image();
     d.docker_ok(&["pull", "-q", &img]);

@@ -216,7 +216,7 @@ fn inspect_json(engine: &crate::engine::Engine, img: &crate::model::Image) -> Va
         "GraphDriver": {"Name": "overlay2", "Data": graph_driver_data(
             &engine.images.layer_dirs(&img.layers).unwrap_or_default())},
         "RootFS": {"Type": "layers", "Layers": img.diff_ids},
-        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"}
+        "Metadata": {"LastTagTime": img.last_tag_time.as_deref().unwrap_or("0001-01-01T00:00:00Z")}
     });
     for (key, field) in [("Variant", "variant"), ("OsVersion", "os.version")] {
         if !s(field).is_empty() {

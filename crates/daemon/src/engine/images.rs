@@ -285,6 +285,7 @@ impl Engine {
                     diff_ids: pulled.layers.iter().map(|l| l.diff_id.clone()).collect(),
                     size: pulled.size,
                     created,
+                    last_tag_time: None,
                 },
             };
             // Sizes are the store's (dockerd's way of counting, see pouch-image unpack).
@@ -343,7 +344,16 @@ impl Engine {
                 "refusing to create an ambiguous tag using digest algorithm as name".into(),
             ));
         }
-        self.tag_image_id(&img.id, &r.familiar())
+        self.tag_image_id(&img.id, &r.familiar())?;
+        // dockerd's `SetLastUpdated`.
+        let mut idx = self.image_index_mut();
+        if let Some(existing) = idx.by_id.get(&img.id) {
+            let mut img = (**existing).clone();
+            img.last_tag_time = Some(super::now_rfc3339());
+            self.store.put_image(&img.id, &img)?;
+            idx.by_id.insert(img.id.clone(), Arc::new(img));
+        }
+        Ok(())
     }
 
     /// Containers created from `image_id`: (id, running).
