@@ -213,6 +213,9 @@ pub struct Image {
     pub diff_ids: Vec<String>,
     pub size: u64,
     pub created: String,
+    /// When `docker tag` last named it (dockerd's `Metadata.LastTagTime`; pulls do not set it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tag_time: Option<String>,
 }
 
 impl Image {

@@ -5,6 +5,8 @@
 //! crates/image/tests.)
 
 mod common;
+#[path = "common/fixture.rs"]
+mod fixture;
 
 use common::*;
 use serde_json::Value;
@@ -36,13 +38,14 @@ fn image_id(d: &Daemon, name: &str) -> String {
     d.docker_ok(&["image", "inspect", "-f", "{{.Id}}", name])
 }
 
-/// The image's layer directories on disk (GraphDriver.Data.LowerDir).
+/// The image's layer directories on disk (GraphDriver.Data: the top layer's UpperDir and
+/// the LowerDir below it, as dockerd's overlay2 shows an image).
 fn layer_dirs(d: &Daemon, name: &str) -> Vec<PathBuf> {
     let v = d.get_json(&format!("/images/{name}/json"));
-    let dirs: Vec<PathBuf> = v["GraphDriver"]["Data"]["LowerDir"]
-        .as_str()
-        .unwrap_or("")
-        .split(':')
+    let data = &v["GraphDriver"]["Data"];
+    let dirs: Vec<PathBuf> = [&data["UpperDir"], &data["LowerDir"]]
+        .iter()
+        .flat_map(|s| s.as_str().unwrap_or("").split(':'))
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
         .collect();
@@ -473,12 +476,28 @@ fn tag_then_rmi_untags_then_deletes_with_its_layers() {
     // Pulled again, it is whole again, and the API's DELETE answers Docker's list.
     d.docker_ok(&["pull", "-q", &img]);
     layer_dirs(&d, &img);
+    let v = d.get_json(&format!("/images/{img}/json"));
+    let digest = v["RepoDigests"][0].as_str().expect("a digest").to_string();
+    // One layer: its chain ID is its diff ID.
+    let busybox_layer = v["RootFS"]["Layers"][0]
+        .as_str()
+        .expect("a layer")
+        .to_string();
     let (st, body) = d.api("DELETE", &format!("/images/{img}"), None);
     assert_eq!(st, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("JSON");
     let items = v.as_array().expect("array");
     assert_eq!(items[0]["Untagged"], img.as_str());
-    assert_eq!(items.last().unwrap()["Deleted"], id.as_str());
+    // As dockerd: the tag, the repository's digest, the image, then its (one) layer.
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"Untagged": img},
+            {"Untagged": digest},
+            {"Deleted": id},
+            {"Deleted": busybox_layer},
+        ])
+    );
     assert_no_500s(&d);
 }
 
@@ -627,19 +646,72 @@ fn insecure_registry_flag_allows_plain_http_beyond_loopback() {
 #[test]
 fn bad_references_are_400() {
     let Some(d) = Daemon::start() else { return };
-    for q in [
-        "fromImage=bad@@ref",
-        "fromImage=BusyBox&tag=latest",
-        "fromImage=127.0.0.1:5000/Foo&tag=latest",
-        "fromImage=127.0.0.1:5000/busybox&tag=bad%20tag",
-        "fromImage=127.0.0.1:5000/a//b",
+    const LOWER: &str = "invalid reference format: repository name must be lowercase";
+    // dockerd 20.10's answers, word for word (none of these reaches a registry).
+    for (q, want) in [
+        ("fromImage=bad@@ref", "invalid reference format"),
+        ("fromImage=BusyBox&tag=latest", LOWER),
+        ("fromImage=127.0.0.1:5000/Foo&tag=latest", LOWER),
+        ("fromImage=Foo/bar&tag=latest", LOWER),
+        ("fromImage=127.0.0.1:5000/busybox&tag=bad%20tag", "invalid tag format"),
+        ("fromImage=127.0.0.1:5000/busybox&tag=sha256:abc", "invalid tag format"),
+        ("fromImage=127.0.0.1:5000/a//b", "invalid reference format"),
+        ("fromImage=127.0.0.1:5000/a:b:c", "invalid reference format"),
+        (
+            "fromImage=127.0.0.1:5000/a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+            "invalid checksum digest format",
+        ),
+        (
+            "fromImage=127.0.0.1:5000/a@md5:0123456789abcdef0123456789abcdef",
+            "unsupported digest algorithm",
+        ),
+        (
+            "fromImage=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef&tag=latest",
+            "invalid repository name (0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef), cannot specify 64-byte hexadecimal strings",
+        ),
     ] {
         let (st, body) = d.api("POST", &format!("/images/create?{q}"), None);
         assert_eq!(st, 400, "{q}: {body}");
-        assert!(
-            json_message(&body).contains("invalid reference format"),
-            "{q}: {body}"
-        );
+        assert_eq!(json_message(&body), want, "{q}: {body}");
+    }
+    // Every other place a reference is parsed says the same, once.
+    for (path, method, body, want) in [
+        (
+            "/images/BAD:REF:x/json",
+            "GET",
+            None,
+            format!("no such image: BAD:REF:x: {LOWER}"),
+        ),
+        (
+            "/images/bad@@ref/json",
+            "GET",
+            None,
+            "no such image: bad@@ref: invalid reference format".to_string(),
+        ),
+        ("/images/BAD:REF:x/history", "GET", None, LOWER.to_string()),
+        ("/images/BAD:REF:x", "DELETE", None, LOWER.to_string()),
+        (
+            "/images/BAD:REF:x/tag?repo=x",
+            "POST",
+            None,
+            LOWER.to_string(),
+        ),
+        (
+            "/containers/create",
+            "POST",
+            Some(r#"{"Image":"BusyBox"}"#),
+            LOWER.to_string(),
+        ),
+        (
+            "/containers/create",
+            "POST",
+            Some(r#"{"Image":"a:-x"}"#),
+            "invalid reference format".to_string(),
+        ),
+    ] {
+        let (st, b) = d.api(method, path, body);
+        assert_eq!(st, 400, "{method} {path}: {b}");
+        assert_eq!(json_message(&b), want, "{method} {path}");
     }
     // The CLI catches some itself; what reaches the daemon gets the daemon's 400.
     let o = d.docker(&["pull", "127.0.0.1:5000/Foo"]);
@@ -655,6 +727,22 @@ fn bad_references_are_400() {
         None,
     );
     assert!(st == 400 || st == 404, "{st} {body}");
+    // The source is looked up first (dockerd's TagImage), then the new name parsed.
+    d.docker_ok(&["pull", "-q", &image()]);
+    for (q, want) in [
+        ("repo=Bad/Name", LOWER),
+        ("repo=", "invalid reference format"),
+        ("repo=x&tag=bad%20tag", "invalid tag format"),
+        (
+            "repo=sha256&tag=x",
+            "refusing to create an ambiguous tag using digest algorithm as name",
+        ),
+    ] {
+        let (st, b) = d.api("POST", &format!("/images/{}/tag?{q}", image()), None);
+        assert_eq!(st, 400, "{q}: {b}");
+        assert_eq!(json_message(&b), want, "{q}");
+    }
+    d.docker_ok(&["rmi", &image()]);
     assert!(d.docker_ok(&["images", "-q"]).is_empty());
     assert_no_500s(&d);
 }
@@ -773,4 +861,516 @@ fn ps_shows_the_image_id_once_the_name_is_gone() {
         ]),
         format!("{}/busybox", registry())
     );
+}
+
+/// `docker pull` output without the byte-count and download lines (their number and
+/// interleaving depend on timing), as it would be compared with dockerd's.
+fn pull_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| {
+            ![
+                "Downloading",
+                "Extracting",
+                "Verifying Checksum",
+                "Download complete",
+                "Waiting",
+            ]
+            .iter()
+            .any(|s| l.contains(&format!(": {s}")))
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// The registry's tag list for a fixture repository, in its order (`GET /v2/.../tags/list`
+/// on the loopback registry).
+fn registry_tags(repo_path: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let reg = registry();
+    let mut s = std::net::TcpStream::connect(reg.as_str()).expect("registry");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok();
+    write!(
+        s,
+        "GET /v2/{repo_path}/tags/list HTTP/1.1\r\nHost: {reg}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {resp}"));
+    v["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t.as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn pull_all_tags_as_dockerd() {
+    let Some(d) = Daemon::start() else { return };
+    let (one, two) = fixture::multi_tag_repo(&registry());
+    let repo = one.repo.clone();
+    let tags = registry_tags(&format!("{}/multi", fixture::NAMESPACE));
+    assert_eq!(tags.len(), 3, "{tags:?}");
+    // dockerd walks the tags in the registry's order; an image met before is not pulled
+    // again (no layer lines), and only the last line names the repository.
+    let mut want = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for t in &tags {
+        let img = if t == "2.0" { &two } else { &one };
+        want.push(format!("{t}: Pulling from {}/multi", fixture::NAMESPACE));
+        if seen.insert(img.id.clone()) {
+            let short = &img.layer_short_ids()[0];
+            want.push(format!("{short}: Pulling fs layer"));
+            want.push(format!("{short}: Pull complete"));
+        }
+        want.push(format!("Digest: {}", img.manifest_digest));
+    }
+    want.push(format!("Status: Downloaded newer image for {repo}"));
+    want.push(repo.clone());
+    let out = d.docker_ok(&["pull", "-a", &repo]);
+    assert_eq!(pull_lines(&out), want, "{out}");
+    let mut rows = image_rows(&d);
+    rows.sort();
+    let s = |p: &fixture::Pushed| p.id.strip_prefix("sha256:").unwrap()[..12].to_string();
+    assert_eq!(
+        rows,
+        vec![
+            format!("{repo}:1.0 {}", s(&one)),
+            format!("{repo}:2.0 {}", s(&two)),
+            format!("{repo}:latest {}", s(&one)),
+        ]
+    );
+    // Again: every tag already where it is.
+    let out = d.docker_ok(&["pull", "-a", &repo]);
+    let mut want: Vec<String> = Vec::new();
+    for t in &tags {
+        let img = if t == "2.0" { &two } else { &one };
+        want.push(format!("{t}: Pulling from {}/multi", fixture::NAMESPACE));
+        want.push(format!("Digest: {}", img.manifest_digest));
+    }
+    want.push(format!("Status: Image is up to date for {repo}"));
+    want.push(repo.clone());
+    assert_eq!(pull_lines(&out), want, "{out}");
+    // The API form: fromImage without a tag is every tag (the CLI's `-a`).
+    let (st, body) = d.api("POST", &format!("/images/create?fromImage={repo}"), None);
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        body.contains(&format!("Status: Image is up to date for {repo}\"")),
+        "{body}"
+    );
+    // A repository the registry does not know: dockerd's 404.
+    let (st, body) = d.api(
+        "POST",
+        &format!("/images/create?fromImage={}/nosuchrepo", registry()),
+        None,
+    );
+    assert_eq!(st, 404, "{body}");
+    assert_eq!(
+        json_message(&body),
+        format!(
+            "repository {}/nosuchrepo not found: name unknown: repository name not known to registry",
+            registry()
+        )
+    );
+    assert_no_500s(&d);
+}
+
+#[test]
+fn pull_progress_as_dockerd() {
+    let Some(d) = Daemon::start() else { return };
+    let reg = registry();
+    let hist = fixture::history_image(&reg);
+    let (one, _) = fixture::multi_tag_repo(&reg);
+    let three = fixture::three_layer_image(&reg);
+    let ns = fixture::NAMESPACE;
+    let v1 = hist.tagged("v1");
+    let short = hist.layer_short_ids();
+    let out = d.docker_ok(&["pull", &v1]);
+    assert_eq!(
+        pull_lines(&out),
+        vec![
+            format!("v1: Pulling from {ns}/history"),
+            format!("{}: Pulling fs layer", short[0]),
+            format!("{}: Pulling fs layer", short[1]),
+            format!("{}: Pull complete", short[0]),
+            format!("{}: Pull complete", short[1]),
+            format!("Digest: {}", hist.manifest_digest),
+            format!("Status: Downloaded newer image for {v1}"),
+            v1.clone(),
+        ],
+        "{out}"
+    );
+    // Up to date: no line per layer.
+    let out = d.docker_ok(&["pull", &v1]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            format!("v1: Pulling from {ns}/history"),
+            format!("Digest: {}", hist.manifest_digest),
+            format!("Status: Image is up to date for {v1}"),
+            v1.clone(),
+        ]
+    );
+    // By digest: the whole reference names the pull; the digest came with the tag pull.
+    let by_digest = hist.by_digest();
+    let out = d.docker_ok(&["pull", &by_digest]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            format!("{by_digest}: Pulling from {ns}/history"),
+            format!("Digest: {}", hist.manifest_digest),
+            format!("Status: Image is up to date for {by_digest}"),
+            by_digest.clone(),
+        ]
+    );
+    // A new tag for an image that is here already: nothing to download, but a new tag.
+    d.docker_ok(&["pull", "-q", &one.tagged("1.0")]);
+    let latest = one.tagged("latest");
+    let out = d.docker_ok(&["pull", &latest]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            format!("latest: Pulling from {ns}/multi"),
+            format!("Digest: {}", one.manifest_digest),
+            format!("Status: Downloaded newer image for {latest}"),
+            latest.clone(),
+        ]
+    );
+    // Three layers: completed from the base up, whatever order the downloads end in.
+    let (st, body) = d.api(
+        "POST",
+        &format!("/images/create?fromImage={}&tag=v1", three.repo),
+        None,
+    );
+    assert_eq!(st, 200, "{body}");
+    let events: Vec<(String, String)> = body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            (
+                v["status"].as_str().unwrap_or("").to_string(),
+                v["id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let completes: Vec<&str> = events
+        .iter()
+        .filter(|(s, _)| s == "Pull complete")
+        .map(|(_, id)| id.as_str())
+        .collect();
+    assert_eq!(completes, three.layer_short_ids(), "{body}");
+    let first_extract: Vec<&str> = events
+        .iter()
+        .filter(|(s, _)| s == "Extracting")
+        .map(|(_, id)| id.as_str())
+        .fold(Vec::new(), |mut v, id| {
+            if !v.contains(&id) {
+                v.push(id);
+            }
+            v
+        });
+    assert_eq!(first_extract, three.layer_short_ids(), "{body}");
+    assert_no_500s(&d);
+}
+
+#[test]
+fn history_as_dockerd() {
+    let Some(d) = Daemon::start() else { return };
+    let hist = fixture::history_image(&registry());
+    let v1 = hist.tagged("v1");
+    d.docker_ok(&["pull", "-q", &v1]);
+    let v = d.get_json(&format!("/images/{v1}/history"));
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"Id": hist.id, "Created": 1_704_326_400_i64, "CreatedBy": "LABEL a=b",
+             "Tags": [v1], "Size": 0, "Comment": "last one"},
+            {"Id": "<missing>", "Created": 1_704_240_000_i64, "CreatedBy": "/bin/sh -c echo hi > /data/x",
+             "Tags": null, "Size": fixture::TOP_LAYER_SIZE, "Comment": "buildkit.dockerfile.v0"},
+            {"Id": "<missing>", "Created": 1_704_153_600_i64, "CreatedBy": "/bin/sh -c #(nop)  CMD [\"sh\"]",
+             "Tags": null, "Size": 0, "Comment": ""},
+            {"Id": "<missing>", "Created": 1_704_067_200_i64, "CreatedBy": "/bin/sh -c #(nop) ADD file:data in / ",
+             "Tags": null, "Size": fixture::SIZED_LAYER_SIZE, "Comment": ""},
+        ])
+    );
+    // What `docker history` makes of it (dockerd prints the same table).
+    let out = d.docker_ok(&[
+        "history",
+        "--format",
+        "{{.ID}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}",
+        &v1,
+    ]);
+    let short = &hist.id.strip_prefix("sha256:").unwrap()[..12];
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            format!("{short}|LABEL a=b|0B|last one"),
+            "<missing>|/bin/sh -c echo hi > /data/x|3B|buildkit.dockerfile.v0".to_string(),
+            "<missing>|/bin/sh -c #(nop)  CMD [\"sh\"]|0B|".to_string(),
+            "<missing>|/bin/sh -c #(nop) ADD file:data in / |1.25kB|".to_string(),
+        ]
+    );
+    // By ID and by digest too; without tags the top row's Tags is null.
+    let by_id = d.get_json(&format!("/images/{}/history", hist.id));
+    assert_eq!(by_id, v);
+    d.docker_ok(&["rmi", &v1]);
+    d.docker_ok(&["pull", "-q", &hist.by_digest()]);
+    let v = d.get_json(&format!("/images/{}/history", hist.by_digest()));
+    assert_eq!(v[0]["Id"], hist.id.as_str());
+    assert_eq!(v[0]["Tags"], Value::Null);
+    let (st, body) = d.api("GET", "/images/nosuch/history", None);
+    assert_eq!(st, 404);
+    assert_eq!(json_message(&body), "No such image: nosuch:latest");
+    assert_no_500s(&d);
+}
+
+#[test]
+fn rmi_lists_references_and_layers_in_dockerds_order() {
+    let Some(d) = Daemon::start() else { return };
+    let hist = fixture::history_image(&registry());
+    let v1 = hist.tagged("v1");
+    let v2 = hist.tagged("v2");
+    d.docker_ok(&["pull", "-q", &v1]);
+    d.docker_ok(&["tag", &v1, &v2]);
+    d.docker_ok(&["tag", &v1, "local-copy:x"]);
+    let dirs = layer_dirs(&d, &v1);
+    // A tag among several of its repository: only that tag.
+    assert_eq!(d.docker_ok(&["rmi", &v1]), format!("Untagged: {v1}"));
+    // The repository's last tag: its digest goes with it; another repository's tag keeps
+    // the image.
+    assert_eq!(
+        d.docker_ok(&["rmi", &v2]),
+        format!("Untagged: {v2}\nUntagged: {}", hist.by_digest())
+    );
+    for p in &dirs {
+        assert!(p.is_dir(), "{p:?} removed while a tag is left");
+    }
+    d.docker_ok(&["pull", "-q", &v1]);
+    d.docker_ok(&["tag", &v1, &v2]);
+    let chains = hist.chain_ids();
+    // By ID with force: every reference (sorted as dockerd: by full name, a tag before
+    // its repository's digest), the image, then its layers from the top.
+    let out = d.docker_ok(&["rmi", "-f", &hist.id]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            format!("Untagged: {v1}"),
+            format!("Untagged: {v2}"),
+            format!("Untagged: {}", hist.by_digest()),
+            "Untagged: local-copy:x".to_string(),
+            format!("Deleted: {}", hist.id),
+            format!("Deleted: {}", chains[1]),
+            format!("Deleted: {}", chains[0]),
+        ],
+        "{out}"
+    );
+    for p in &dirs {
+        assert!(!p.exists(), "{p:?} left");
+    }
+    // A digest reference alone: untag it, then the image and its layers.
+    d.docker_ok(&["pull", "-q", &hist.by_digest()]);
+    let out = d.docker_ok(&["rmi", &hist.by_digest()]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            format!("Untagged: {}", hist.by_digest()),
+            format!("Deleted: {}", hist.id),
+            format!("Deleted: {}", chains[1]),
+            format!("Deleted: {}", chains[0]),
+        ]
+    );
+
+    // Running containers are checked first: by ID, several tags and a running container
+    // is "cannot be forced", not "referenced in multiple repositories".
+    let img = image();
+    d.docker_ok(&["pull", "-q", &img]);
+    d.docker_ok(&["tag", &img, "other-name:1"]);
+    let id = image_id(&d, &img);
+    let short = &id.strip_prefix("sha256:").unwrap()[..12];
+    let running = d.docker_ok(&["run", "-d", &img, "sleep", "60"]);
+    let o = d.docker(&["rmi", short]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "Error response from daemon: conflict: unable to delete {short} (cannot be forced) - image is being used by running container {}",
+            &running[..12]
+        )
+    );
+    // Not found: the name with :latest.
+    let o = d.docker(&["rmi", "nosuch"]);
+    assert_eq!(
+        stderr(&o).trim(),
+        "Error response from daemon: No such image: nosuch:latest"
+    );
+    d.docker_ok(&["rm", "-f", &running]);
+    assert_no_500s(&d);
+}
+
+#[test]
+fn image_inspect_shape_as_dockerd() {
+    let Some(d) = Daemon::start() else { return };
+    let reg = registry();
+    let hist = fixture::history_image(&reg);
+    let v1 = hist.tagged("v1");
+    d.docker_ok(&["pull", "-q", &v1]);
+    let v = d.get_json(&format!("/images/{v1}/json"));
+    // Config: every key dockerd always shows, with its zero value where the image has none.
+    assert_eq!(
+        v["Config"],
+        serde_json::json!({
+            "Hostname": "", "Domainname": "", "User": "",
+            "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
+            "Tty": false, "OpenStdin": false, "StdinOnce": false,
+            "Env": ["PATH=/bin"], "Cmd": ["sh"], "Image": "", "Volumes": null,
+            "WorkingDir": "", "Entrypoint": null, "OnBuild": null, "Labels": {"a": "b"},
+        })
+    );
+    assert_eq!(v["ContainerConfig"]["Cmd"], Value::Null);
+    assert_eq!(v["ContainerConfig"]["Tty"], false);
+    assert_eq!(v["Container"], "");
+    // The last history entry's comment; sizes counted as dockerd (1245 + 3).
+    assert_eq!(v["Comment"], "last one");
+    let size = fixture::SIZED_LAYER_SIZE + fixture::TOP_LAYER_SIZE;
+    assert_eq!(v["Size"], size);
+    assert_eq!(v["VirtualSize"], size);
+    assert_eq!(v["Created"], "2024-01-04T00:00:00Z");
+    assert_eq!(v["RepoDigests"], serde_json::json!([hist.by_digest()]));
+    // overlay2 as dockerd shows an image: the top layer is UpperDir (with MergedDir and
+    // WorkDir beside it), the one below LowerDir.
+    let data = &v["GraphDriver"]["Data"];
+    let hex = |c: &str| c.strip_prefix("sha256:").unwrap().to_string();
+    let chains = hist.chain_ids();
+    let layers = d.data_root.join("image/overlay2");
+    assert_eq!(
+        data["UpperDir"],
+        layers
+            .join(hex(&chains[1]))
+            .join("diff")
+            .display()
+            .to_string()
+    );
+    assert_eq!(
+        data["LowerDir"],
+        layers
+            .join(hex(&chains[0]))
+            .join("diff")
+            .display()
+            .to_string()
+    );
+    assert_eq!(
+        data["MergedDir"],
+        layers
+            .join(hex(&chains[1]))
+            .join("merged")
+            .display()
+            .to_string()
+    );
+    assert_eq!(
+        data["WorkDir"],
+        layers
+            .join(hex(&chains[1]))
+            .join("work")
+            .display()
+            .to_string()
+    );
+    assert_eq!(
+        d.docker_ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Size}} {{.Comment}} {{json .Config.Entrypoint}} {{.Config.WorkingDir}}|",
+            &v1
+        ]),
+        format!("{size} last one null |")
+    );
+    // LastTagTime: zero after a pull, set by `docker tag` (dockerd's SetLastUpdated).
+    assert_eq!(v["Metadata"]["LastTagTime"], "0001-01-01T00:00:00Z");
+    d.docker_ok(&["tag", &v1, "tagged-here:1"]);
+    let t = d.docker_ok(&["image", "inspect", "-f", "{{.Metadata.LastTagTime}}", &v1]);
+    assert!(!t.starts_with("0001"), "{t}");
+    d.docker_ok(&["rmi", "tagged-here:1"]);
+    // A one-layer image has no LowerDir.
+    let img = image();
+    d.docker_ok(&["pull", "-q", &img]);
+    let data = &d.get_json(&format!("/images/{img}/json"))["GraphDriver"]["Data"];
+    assert!(data.get("LowerDir").is_none(), "{data}");
+    assert!(
+        data["UpperDir"].as_str().unwrap_or("").ends_with("/diff"),
+        "{data}"
+    );
+    // `docker images` shows the size as dockerd does.
+    let out = d.docker_ok(&["images", "--format", "{{.Repository}} {{.Size}}"]);
+    assert!(
+        out.lines().any(|l| l == format!("{} 1.25kB", hist.repo)),
+        "{out}"
+    );
+
+    // Not found: dockerd's inspect wraps the lookup error and normalises the name.
+    let (st, body) = d.api("GET", "/images/nosuch/json", None);
+    assert_eq!(st, 404);
+    assert_eq!(
+        json_message(&body),
+        "no such image: nosuch: No such image: nosuch:latest"
+    );
+    let o = d.docker(&["image", "inspect", "nosuch"]);
+    assert_eq!(
+        stderr(&o).trim(),
+        "Error response from daemon: no such image: nosuch: No such image: nosuch:latest"
+    );
+    // IDs: any unique prefix, even one digit; an ambiguous one finds nothing.
+    let (a, b) = fixture::ambiguous_pair(&reg);
+    d.docker_ok(&["pull", "-q", &a.tagged("a")]);
+    d.docker_ok(&["pull", "-q", &b.tagged("b")]);
+    let ids: Vec<String> = d
+        .docker_ok(&["images", "-q", "--no-trunc"])
+        .lines()
+        .map(|l| l.strip_prefix("sha256:").unwrap_or(l).to_string())
+        .collect();
+    let first = |id: &str| id.strip_prefix("sha256:").unwrap_or(id)[..1].to_string();
+    let shared = first(&a.id);
+    assert_eq!(shared, first(&b.id));
+    let (st, body) = d.api("GET", &format!("/images/{shared}/json"), None);
+    assert_eq!(st, 404, "{body}");
+    assert_eq!(
+        json_message(&body),
+        format!("no such image: {shared}: No such image: {shared}:latest")
+    );
+    for id in &ids {
+        let digit = &id[..1];
+        if ids.iter().filter(|o| o.starts_with(digit)).count() == 1 {
+            assert_eq!(image_id(&d, digit), format!("sha256:{id}"), "by {digit}");
+        }
+        let two = &id[..2];
+        if ids.iter().filter(|o| o.starts_with(two)).count() == 1 {
+            assert_eq!(
+                image_id(&d, &format!("sha256:{two}")),
+                format!("sha256:{id}")
+            );
+        }
+    }
+
+    // Dangling (every reference gone, kept for a running container): [] and [], as dockerd.
+    let running = d.docker_ok(&["run", "-d", &img, "sleep", "60"]);
+    d.docker_ok(&["rmi", "-f", &img]);
+    let id = d.inspect(&running)["Image"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(
+        d.docker_ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .RepoTags}} {{json .RepoDigests}}",
+            &id
+        ]),
+        "[] []"
+    );
+    d.docker_ok(&["rm", "-f", &running]);
+    assert_no_500s(&d);
 }

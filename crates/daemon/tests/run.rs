@@ -343,12 +343,20 @@ fn entrypoint_reset_and_env_order_like_docker() {
     );
 
     // Config.Env: the user's entries first, then the image's; the process sees dockerd's
-    // base (PATH, HOSTNAME) first and a bare KEY unset.
-    let id = d.docker_ok(&["create", "-e", "K=V", "-e", "E=", &img, "env"]);
+    // base (PATH, HOSTNAME) first and a bare KEY unset. (Over the raw API: docker CLI v28
+    // does not keep the order of its -e flags.)
+    let body = serde_json::json!({"Image": img, "Env": ["K=V", "E=", "BARE"], "Cmd": ["env"]});
+    let (st, b) = d.api("POST", "/containers/create", Some(&body.to_string()));
+    assert_eq!(st, 201, "{b}");
+    let id = serde_json::from_str::<serde_json::Value>(&b).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let env = d.inspect(&id)["Config"]["Env"].clone();
     assert_eq!(env[0], "K=V", "{env}");
     assert_eq!(env[1], "E=", "{env}");
-    assert!(env[2].as_str().unwrap_or("").starts_with("PATH="), "{env}");
+    assert_eq!(env[2], "BARE", "{env}");
+    assert!(env[3].as_str().unwrap_or("").starts_with("PATH="), "{env}");
     d.docker_ok(&["start", &id]);
     assert_eq!(d.docker_ok(&["wait", &id]), "0");
     let out = d.docker_ok(&["logs", &id]);

@@ -15,6 +15,11 @@ pub enum PullError {
     #[error("manifest for {reference} not found: {message}")]
     ManifestUnknown { reference: String, message: String },
 
+    /// `docker pull -a` of a repository the registry does not know (tags list 404).
+    /// Display matches dockerd: `repository R not found: name unknown: MSG`.
+    #[error("repository {repository} not found: {message}")]
+    RepositoryUnknown { repository: String, message: String },
+
     /// The registry refused us (401/403): authentication will be needed.
     #[error("pull access denied for {repository}, repository does not exist or may require authorization: {message}")]
     Unauthorized { repository: String, message: String },
@@ -79,7 +84,10 @@ impl PullError {
 
     /// True for "not found" errors the daemon should map to HTTP 404.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, PullError::ManifestUnknown { .. })
+        matches!(
+            self,
+            PullError::ManifestUnknown { .. } | PullError::RepositoryUnknown { .. }
+        )
     }
 }
 

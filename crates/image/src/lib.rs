@@ -17,6 +17,6 @@ pub mod unpack;
 
 pub use error::{PullError, StoreError, UnpackError};
 pub use progress::{Progress, ProgressDetail};
-pub use reference::{is_image_id_prefix, Reference, ReferenceError};
+pub use reference::{is_image_id_prefix, AnyReference, Reference, ReferenceError};
 pub use service::{chain_ids, GcStats, ImageService, LayerRef, PulledImage};
 pub use store::LayerMarker;

@@ -69,6 +69,17 @@ impl Progress {
         }
     }
 
+    /// The last line of a pull: `Status: Downloaded newer image for NAME` when the pull
+    /// created or moved a reference (`newer`), `Status: Image is up to date for NAME` when
+    /// every reference already pointed where it points now.
+    pub fn pull_status(name: &str, newer: bool) -> Self {
+        Progress::status(if newer {
+            format!("Status: Downloaded newer image for {name}")
+        } else {
+            format!("Status: Image is up to date for {name}")
+        })
+    }
+
     /// A layer event with an empty `progressDetail` (`Pulling fs layer`, `Verifying Checksum`,
     /// `Download complete`, `Pull complete`, `Already exists`, `Waiting`).
     pub fn layer(status: &str, id: &str) -> Self {

@@ -75,6 +75,43 @@ impl RegistryClient {
             .map_err(|e| map_error(e, r, Target::Manifest))
     }
 
+    /// The repository's tags in the registry's order (what dockerd's `Tags().All()` gives
+    /// `docker pull -a`). Pages are asked for with `last=` until one brings nothing new;
+    /// registries that do not paginate answer the whole list again, which ends it too.
+    pub async fn list_tags(
+        &self,
+        r: &Reference,
+        auth: &RegistryAuth,
+    ) -> Result<Vec<String>, PullError> {
+        /// Bound on pages (the loop also stops as soon as a page adds no tag).
+        const MAX_PAGES: usize = 1000;
+        let oref = oci_client::Reference::with_tag(
+            self.host.clone(),
+            r.repository.clone(),
+            crate::reference::DEFAULT_TAG.to_string(),
+        );
+        let mut tags: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let last = tags.last().cloned();
+            let page = self
+                .client
+                .list_tags(&oref, auth, None, last.as_deref())
+                .await
+                .map_err(|e| map_error(e, r, Target::Tags))?;
+            let before = tags.len();
+            for t in page.tags {
+                if seen.insert(t.clone()) {
+                    tags.push(t);
+                }
+            }
+            if tags.len() == before {
+                break;
+            }
+        }
+        Ok(tags)
+    }
+
     /// Opens a blob download stream.
     pub async fn blob_stream(
         &self,
@@ -123,6 +160,7 @@ impl RegistryClient {
 pub(crate) enum Target<'a> {
     Manifest,
     Blob(&'a str),
+    Tags,
 }
 
 /// Full error text including sources (reqwest hides "connection refused" in a source).
@@ -147,6 +185,10 @@ pub(crate) fn map_error(e: OciDistributionError, r: &Reference, target: Target<'
             message,
         },
         Target::Blob(d) => PullError::Registry(format!("blob {d} unknown to registry: {message}")),
+        Target::Tags => PullError::RepositoryUnknown {
+            repository: r.repo_familiar(),
+            message,
+        },
     };
     match e {
         OciDistributionError::RequestError(err) => PullError::Unreachable {
@@ -189,6 +231,7 @@ pub(crate) fn map_error(e: OciDistributionError, r: &Reference, target: Target<'
                 what: match target {
                     Target::Manifest => format!("manifest of {}", r.familiar()),
                     Target::Blob(d) => format!("blob {d}"),
+                    Target::Tags => format!("tags of {}", r.repo_familiar()),
                 },
                 expected,
                 actual,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use ipnet::IpNet;
 use oci_client::secrets::RegistryAuth;
 use sha2::{Digest, Sha256};
@@ -58,8 +58,8 @@ pub struct PulledImage {
     pub layers: Vec<LayerRef>,
     /// Total unpacked size.
     pub size: u64,
-    /// True if anything (config or a layer) was new to this store. Drives the final
-    /// `Status: Downloaded newer image` vs `Status: Image is up to date` line.
+    /// True if anything (config or a layer) was new to this store. (dockerd's final
+    /// `Status:` line depends on the references instead: see [`Progress::pull_status`].)
     pub downloaded: bool,
 }
 
@@ -95,6 +95,38 @@ struct LayerJob<'a> {
     diff_id: &'a str,
     chain: &'a str,
     announced_existing: bool,
+}
+
+/// A layer's single-flight lock, held from the marker check to the commit. Dropping it
+/// unlocks and forgets the lock when nobody else waits for it.
+struct LayerGuard<'s> {
+    svc: &'s ImageService,
+    chain: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for LayerGuard<'_> {
+    fn drop(&mut self) {
+        self.held = None;
+        self.svc.release_layer_lock(&self.chain, &self.lock);
+    }
+}
+
+/// What the download half of a layer found or fetched.
+enum Fetched {
+    Committed(LayerMarker),
+    Blob {
+        blob: PathBuf,
+        id: String,
+        diff_id: String,
+        digest: String,
+    },
+}
+
+struct FetchedLayer<'s> {
+    guard: LayerGuard<'s>,
+    state: Fetched,
 }
 
 /// Pulls images and manages the files of the content store and layer dirs.
@@ -263,7 +295,14 @@ impl ImageService {
         }
     }
 
-    /// Pulls `r` (linux/amd64), streaming Docker-shaped progress to `progress`.
+    /// The tags of `r`'s repository, in the registry's order (`docker pull -a`).
+    pub async fn list_tags(&self, r: &Reference) -> Result<Vec<String>, PullError> {
+        let client = self.client_for(r);
+        client.list_tags(r, &RegistryAuth::Anonymous).await
+    }
+
+    /// Pulls `r` (linux/amd64), streaming Docker-shaped progress to `progress`: `Pulling
+    /// from`, the layer lines (none when the image is here already), `Digest:`.
     pub async fn pull(
         &self,
         r: &Reference,
@@ -323,7 +362,7 @@ impl ImageService {
             }
         };
 
-        tx.send(Progress::pulling_from(&r.repository, r.tag_or_digest()));
+        tx.send(Progress::pulling_from(&r.repository, &r.progress_id()));
 
         let cfg = &image.config;
         if !cfg.media_type.is_empty()
@@ -383,34 +422,31 @@ impl ImageService {
         }
         let chains = chain_ids(&diff_ids);
 
-        let mut existed = Vec::with_capacity(chains.len());
-        for (desc, chain) in image.layers.iter().zip(&chains) {
-            let exists = self.layout.read_marker(chain).is_some();
-            let status = if exists {
-                "Already exists"
+        let markers: Vec<Option<LayerMarker>> =
+            chains.iter().map(|c| self.layout.read_marker(c)).collect();
+        let results: Vec<(LayerMarker, bool)> =
+            if config_known && markers.iter().all(Option::is_some) {
+                // The image is here already: as dockerd, no line per layer.
+                markers.into_iter().flatten().map(|m| (m, false)).collect()
             } else {
-                "Pulling fs layer"
+                let mut jobs = Vec::with_capacity(chains.len());
+                for (i, desc) in image.layers.iter().enumerate() {
+                    let exists = markers[i].is_some();
+                    let status = if exists {
+                        "Already exists"
+                    } else {
+                        "Pulling fs layer"
+                    };
+                    tx.send(Progress::layer(status, &short_id(&desc.digest)));
+                    jobs.push(LayerJob {
+                        desc,
+                        diff_id: &diff_ids[i],
+                        chain: &chains[i],
+                        announced_existing: exists,
+                    });
+                }
+                self.fetch_layers(&client, r, &auth, jobs, &tx).await?
             };
-            tx.send(Progress::layer(status, &short_id(&desc.digest)));
-            existed.push(exists);
-        }
-
-        // Collected first: a stream adapter holding this closure across the await makes
-        // the pull future fail the `Send` check tokio::spawn needs (rustc #102211).
-        let mut jobs = Vec::with_capacity(chains.len());
-        for (i, desc) in image.layers.iter().enumerate() {
-            let layer = LayerJob {
-                desc,
-                diff_id: &diff_ids[i],
-                chain: &chains[i],
-                announced_existing: existed[i],
-            };
-            jobs.push(self.ensure_layer(&client, r, &auth, layer, &tx));
-        }
-        let results: Vec<(LayerMarker, bool)> = futures::stream::iter(jobs)
-            .buffered(self.max_concurrent_downloads)
-            .try_collect()
-            .await?;
 
         let downloaded = !config_known || results.iter().any(|(_, new)| *new);
         let layers: Vec<LayerRef> = results
@@ -433,14 +469,9 @@ impl ImageService {
             .write_json_atomic(&refs_path, &refs)
             .map_err(store_to_pull)?;
 
+        // The final `Status:` line is the caller's: it depends on whether a tag moved.
         tx.send(Progress::status(format!("Digest: {top_digest}")));
-        let name = r.familiar();
-        tx.send(Progress::status(if downloaded {
-            format!("Status: Downloaded newer image for {name}")
-        } else {
-            format!("Status: Image is up to date for {name}")
-        }));
-        info!(image = %name, id = %cfg.digest, "pulled");
+        info!(image = %r.familiar(), id = %cfg.digest, "pulled");
 
         Ok(PulledImage {
             id: cfg.digest.clone(),
@@ -453,15 +484,64 @@ impl ImageService {
         })
     }
 
-    /// Makes sure layer `chain` is committed; returns its marker and whether we built it.
-    async fn ensure_layer(
+    /// Makes every layer of `jobs` (bottom first) committed. Blobs download concurrently
+    /// (`max_concurrent_downloads`), layers are unpacked one after the other from the
+    /// bottom, as dockerd does, so `Extracting`/`Pull complete` come base first. Returns
+    /// each layer's marker and whether this pull built it.
+    async fn fetch_layers(
         &self,
+        client: &RegistryClient,
+        r: &Reference,
+        auth: &RegistryAuth,
+        jobs: Vec<LayerJob<'_>>,
+        tx: &ProgressTx,
+    ) -> Result<Vec<(LayerMarker, bool)>, PullError> {
+        let n = jobs.len();
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Collected first: a stream adapter holding this closure across the await makes
+        // the pull future fail the `Send` check tokio::spawn needs (rustc #102211).
+        let mut downloads = Vec::with_capacity(n);
+        for job in jobs {
+            downloads.push(self.download_layer(client, r, auth, job, tx));
+        }
+        let download_all = async move {
+            let mut stream =
+                futures::stream::iter(downloads).buffered(self.max_concurrent_downloads);
+            while let Some(res) = stream.next().await {
+                let failed = res.is_err();
+                if done_tx.send(res).is_err() || failed {
+                    break;
+                }
+            }
+            Ok::<(), PullError>(())
+        };
+        let unpack_in_order = async {
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let fetched = done_rx
+                    .recv()
+                    .await
+                    .ok_or_else(|| PullError::Internal("layer downloads stopped".into()))??;
+                out.push(self.commit_layer(fetched, tx).await?);
+            }
+            Ok(out)
+        };
+        // An unpack error drops the downloads still running.
+        let ((), out) = tokio::try_join!(download_all, unpack_in_order)?;
+        Ok(out)
+    }
+
+    /// First half of a layer: under the layer's single-flight lock, either find it
+    /// committed (by an earlier or concurrent pull) or download its blob. The lock stays
+    /// held until [`Self::commit_layer`] has unpacked it.
+    async fn download_layer<'s>(
+        &'s self,
         client: &RegistryClient,
         r: &Reference,
         auth: &RegistryAuth,
         job: LayerJob<'_>,
         tx: &ProgressTx,
-    ) -> Result<(LayerMarker, bool), PullError> {
+    ) -> Result<FetchedLayer<'s>, PullError> {
         let LayerJob {
             desc,
             diff_id,
@@ -470,35 +550,60 @@ impl ImageService {
         } = job;
         let id = short_id(&desc.digest);
         let lock = self.layer_lock(chain);
-        let result = async {
-            let _guard = lock.lock().await;
-            if let Some(m) = self.layout.read_marker(chain) {
-                if !announced_existing {
-                    // A concurrent pull committed it while we waited for the lock.
-                    tx.send(Progress::layer("Already exists", &id));
-                }
-                return Ok((m, false));
+        let guard = LayerGuard {
+            svc: self,
+            chain: chain.to_string(),
+            held: Some(lock.clone().lock_owned().await),
+            lock,
+        };
+        if let Some(m) = self.layout.read_marker(chain) {
+            if !announced_existing {
+                // A concurrent pull committed it while we waited for the lock.
+                tx.send(Progress::layer("Already exists", &id));
             }
-            let blob = self.ensure_blob(client, r, auth, desc, &id, tx).await?;
-            let layout = self.layout.clone();
-            let (chain_s, diff_s, digest_s, id_s, tx_s) = (
-                chain.to_string(),
-                diff_id.to_string(),
-                desc.digest.clone(),
-                id.clone(),
-                tx.clone(),
-            );
-            let marker = tokio::task::spawn_blocking(move || {
-                unpack_layer(&layout, &chain_s, &diff_s, &digest_s, &blob, &id_s, &tx_s)
-            })
-            .await
-            .map_err(|e| PullError::Internal(format!("unpack task: {e}")))??;
-            tx.send(Progress::layer("Pull complete", &id));
-            Ok((marker, true))
+            return Ok(FetchedLayer {
+                guard,
+                state: Fetched::Committed(m),
+            });
         }
-        .await;
-        self.release_layer_lock(chain, &lock);
-        result
+        let blob = self.ensure_blob(client, r, auth, desc, &id, tx).await?;
+        Ok(FetchedLayer {
+            guard,
+            state: Fetched::Blob {
+                blob,
+                id,
+                diff_id: diff_id.to_string(),
+                digest: desc.digest.clone(),
+            },
+        })
+    }
+
+    /// Second half: unpack a downloaded blob into its layer dir (then the lock goes).
+    async fn commit_layer(
+        &self,
+        fetched: FetchedLayer<'_>,
+        tx: &ProgressTx,
+    ) -> Result<(LayerMarker, bool), PullError> {
+        let FetchedLayer { guard, state } = fetched;
+        let (blob, id, diff_id, digest) = match state {
+            Fetched::Committed(m) => return Ok((m, false)),
+            Fetched::Blob {
+                blob,
+                id,
+                diff_id,
+                digest,
+            } => (blob, id, diff_id, digest),
+        };
+        let layout = self.layout.clone();
+        let (chain_s, id_s, tx_s) = (guard.chain.clone(), id.clone(), tx.clone());
+        let marker = tokio::task::spawn_blocking(move || {
+            unpack_layer(&layout, &chain_s, &diff_id, &digest, &blob, &id_s, &tx_s)
+        })
+        .await
+        .map_err(|e| PullError::Internal(format!("unpack task: {e}")))??;
+        tx.send(Progress::layer("Pull complete", &id));
+        drop(guard);
+        Ok((marker, true))
     }
 
     /// Downloads a layer blob into the content store (verified), unless present.

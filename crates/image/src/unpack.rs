@@ -35,7 +35,7 @@ const MAX_SYMLINKS: usize = 40;
 pub struct UnpackStats {
     /// `sha256:<hex>` of the uncompressed tar stream.
     pub diff_id: String,
-    /// Sum of regular file sizes (what Docker reports as layer size).
+    /// What dockerd's overlay2 reports as the layer's size: [`diff_size`] of the result.
     pub size: u64,
 }
 
@@ -101,8 +101,38 @@ pub fn apply_tar<R: Read>(tar_stream: R, root: &Path) -> Result<UnpackStats, Unp
     io::copy(&mut hashing, &mut io::sink()).map_err(UnpackError::Tar)?;
     Ok(UnpackStats {
         diff_id: format!("sha256:{}", hex::encode(hashing.hasher.finalize())),
-        size: applier.size,
+        size: diff_size(root)?,
     })
+}
+
+/// dockerd's `directory.Size` of a layer's diff dir (what its overlay2 driver returns from
+/// `ApplyDiff` and `DiffSize`): the apparent size of every entry that is not a directory,
+/// symlinks included (their target's length), each inode once (hard links), empty files
+/// and whiteouts (0/0 devices) adding nothing.
+pub fn diff_size(root: &Path) -> Result<u64, UnpackError> {
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut size = 0u64;
+    // Explicit stack: as deep as the tree, never deeper (no symlink is followed).
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = fs::read_dir(&dir).map_err(|e| UnpackError::io("listing", &dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| UnpackError::io("listing", &dir, e))?;
+            let path = entry.path();
+            let m = fs::symlink_metadata(&path).map_err(|e| UnpackError::io("stat", &path, e))?;
+            if m.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if m.len() == 0 || !seen.insert((m.dev(), m.ino())) {
+                continue;
+            }
+            size += m.len();
+        }
+    }
+    Ok(size)
 }
 
 struct CountingReader<R, F> {
@@ -242,7 +272,6 @@ fn remove_existing(path: &Path) -> Result<(), UnpackError> {
 
 struct Applier<'a> {
     root: &'a Path,
-    size: u64,
     /// Directory mtimes are set last: creating children would bump them again.
     dir_times: Vec<(PathBuf, u64)>,
     /// chown needs CAP_CHOWN; without it (tests as non-root) keep our own ids.
@@ -253,7 +282,6 @@ impl<'a> Applier<'a> {
     fn new(root: &'a Path) -> Self {
         Applier {
             root,
-            size: 0,
             dir_times: Vec::new(),
             can_chown: nix::unistd::geteuid().is_root(),
         }
@@ -323,10 +351,9 @@ impl<'a> Applier<'a> {
                     .mode(0o600)
                     .open(&path)
                     .map_err(|e| UnpackError::io("creating file", &path, e))?;
-                let n = io::copy(entry, &mut file).map_err(UnpackError::Tar)?;
+                io::copy(entry, &mut file).map_err(UnpackError::Tar)?;
                 file.flush()
                     .map_err(|e| UnpackError::io("writing", &path, e))?;
-                self.size += n;
                 drop(file);
                 self.apply_metadata(entry, &path, false)?;
             }

@@ -28,18 +28,10 @@ pub async fn pull(State(engine): State<AppState>, q: Query) -> ApiResult<Respons
         ));
     }
     let tag = q.get("tag").cloned().unwrap_or_default();
-    let reference = if tag.is_empty() {
-        from.clone()
-    } else if tag.starts_with("sha256:") {
-        format!("{from}@{tag}")
-    } else {
-        format!("{from}:{tag}")
-    };
     let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
     let job = {
         let engine = engine.clone();
-        let reference = reference.clone();
-        tokio::spawn(async move { engine.pull_image(&reference, ptx).await })
+        tokio::spawn(async move { engine.pull_image(&from, &tag, ptx).await })
     };
     let first = prx.recv().await;
     let Some(first) = first else {
@@ -97,27 +89,132 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
     Ok(Json(Value::Array(out)))
 }
 
+/// Keys of Docker's `container.Config` that dockerd always shows: strings, then booleans,
+/// then what is `null` when unset.
+const CONFIG_STRINGS: [&str; 5] = ["Hostname", "Domainname", "User", "Image", "WorkingDir"];
+const CONFIG_BOOLS: [&str; 6] = [
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+];
+const CONFIG_NULLABLE: [&str; 6] = ["Env", "Cmd", "Volumes", "Entrypoint", "OnBuild", "Labels"];
+
+/// Keys of `container.Config` that dockerd shows only when set (`omitempty`).
+const CONFIG_OPTIONAL: [&str; 8] = [
+    "ExposedPorts",
+    "Healthcheck",
+    "ArgsEscaped",
+    "NetworkDisabled",
+    "MacAddress",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+];
+
+/// An image config's `config` (or `container_config`) as dockerd shows it: decoded into
+/// `container.Config`, so every always-shown key is there (zero value if missing) and
+/// keys the struct does not have are dropped.
+pub(crate) fn docker_config(c: Option<&Value>) -> Value {
+    let mut out = serde_json::Map::new();
+    let zeros = CONFIG_STRINGS
+        .iter()
+        .map(|k| (k, json!("")))
+        .chain(CONFIG_BOOLS.iter().map(|k| (k, json!(false))))
+        .chain(CONFIG_NULLABLE.iter().map(|k| (k, Value::Null)));
+    for (k, zero) in zeros {
+        let v = c.and_then(|c| c.get(*k)).filter(|v| !v.is_null());
+        out.insert(k.to_string(), v.cloned().unwrap_or(zero));
+    }
+    for k in CONFIG_OPTIONAL {
+        if let Some(v) = c.and_then(|c| c.get(k)).filter(|v| !v.is_null()) {
+            out.insert(k.to_string(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// `Comment`: the config's, else the last history entry's (dockerd's `LookupImage`).
+fn image_comment(c: &Value) -> Value {
+    let own = c.get("comment").and_then(Value::as_str).unwrap_or("");
+    if !own.is_empty() {
+        return json!(own);
+    }
+    let last = c
+        .get("history")
+        .and_then(Value::as_array)
+        .and_then(|h| h.last())
+        .and_then(|h| h.get("comment"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    json!(last)
+}
+
+/// overlay2's `GraphDriver.Data` for an image, as dockerd shows it: the top layer is the
+/// "upper" (its `diff`, and the `merged`/`work` beside it), the layers below, top first,
+/// the `LowerDir` (absent for a one-layer image).
+pub(crate) fn graph_driver_data(layer_dirs: &[std::path::PathBuf]) -> Value {
+    let mut data = serde_json::Map::new();
+    let Some((top, lower)) = layer_dirs.split_last() else {
+        return Value::Object(data);
+    };
+    if !lower.is_empty() {
+        let lower: Vec<String> = lower
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect();
+        data.insert("LowerDir".into(), json!(lower.join(":")));
+    }
+    let base = top.parent().unwrap_or(top);
+    data.insert(
+        "MergedDir".into(),
+        json!(base.join("merged").display().to_string()),
+    );
+    data.insert("UpperDir".into(), json!(top.display().to_string()));
+    data.insert(
+        "WorkDir".into(),
+        json!(base.join("work").display().to_string()),
+    );
+    Value::Object(data)
+}
+
 fn inspect_json(engine: &crate::engine::Engine, img: &crate::model::Image) -> Value {
     let c = &img.config;
-    json!({
+    let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let digests = engine.image_digests(&img.id);
+    let mut v = json!({
         "Id": img.id,
         "RepoTags": engine.image_tags(&img.id),
-        "RepoDigests": img.repo_digests,
+        "RepoDigests": digests,
         "Parent": "",
-        "Comment": c.get("comment").cloned().unwrap_or(json!("")),
+        "Comment": image_comment(c),
         "Created": img.created,
-        "DockerVersion": c.get("docker_version").cloned().unwrap_or(json!("")),
-        "Author": c.get("author").cloned().unwrap_or(json!("")),
-        "Config": c.get("config").cloned().unwrap_or(Value::Null),
+        "Container": s("container"),
+        "ContainerConfig": docker_config(c.get("container_config")),
+        "DockerVersion": s("docker_version"),
+        "Author": s("author"),
+        "Config": match c.get("config") {
+            Some(cfg) if !cfg.is_null() => docker_config(Some(cfg)),
+            _ => Value::Null,
+        },
         "Architecture": c.get("architecture").cloned().unwrap_or(json!("amd64")),
         "Os": c.get("os").cloned().unwrap_or(json!("linux")),
         "Size": img.size,
         "VirtualSize": img.size,
-        "GraphDriver": {"Name": "overlay2", "Data": {
-            "LowerDir": engine.images.layer_dirs(&img.layers).unwrap_or_default().iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")}},
+        "GraphDriver": {"Name": "overlay2", "Data": graph_driver_data(
+            &engine.images.layer_dirs(&img.layers).unwrap_or_default())},
         "RootFS": {"Type": "layers", "Layers": img.diff_ids},
-        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"}
-    })
+        "Metadata": {"LastTagTime": img.last_tag_time.as_deref().unwrap_or("0001-01-01T00:00:00Z")}
+    });
+    for (key, field) in [("Variant", "variant"), ("OsVersion", "os.version")] {
+        if !s(field).is_empty() {
+            v[key] = json!(s(field));
+        }
+    }
+    v
 }
 
 pub async fn get_dispatch(
@@ -125,15 +222,16 @@ pub async fn get_dispatch(
     Path(rest): Path<String>,
 ) -> ApiResult<Json<Value>> {
     if let Some(name) = rest.strip_suffix("/json") {
-        let img = engine.resolve_image(name)?;
+        // dockerd 20.10 wraps every lookup error of inspect (status kept).
+        let img = engine.resolve_image(name).map_err(|e| {
+            let ApiError(status, msg) = e.into();
+            ApiError(status, format!("no such image: {name}: {msg}"))
+        })?;
         return Ok(Json(inspect_json(&engine, &img)));
     }
     if let Some(name) = rest.strip_suffix("/history") {
-        let img = engine.resolve_image(name)?;
-        let created = created_unix(&img.created);
-        return Ok(Json(
-            json!([{"Id": img.id, "Created": created, "CreatedBy": "", "Tags": engine.image_tags(&img.id), "Size": img.size, "Comment": ""}]),
-        ));
+        let rows = engine.image_history(name)?;
+        return Ok(Json(serde_json::to_value(rows).unwrap_or(Value::Null)));
     }
     Err(ApiError(StatusCode::NOT_FOUND, "page not found".into()))
 }
@@ -144,13 +242,8 @@ pub async fn post_dispatch(
     q: Query,
 ) -> ApiResult<StatusCode> {
     if let Some(name) = rest.strip_suffix("/tag") {
+        // An empty repo is the parser's "invalid reference format", as dockerd.
         let repo = q.get("repo").cloned().unwrap_or_default();
-        if repo.is_empty() {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "repository name is required".into(),
-            ));
-        }
         engine.tag_image(name, &repo, q.get("tag").map(|s| s.as_str()).unwrap_or(""))?;
         return Ok(StatusCode::CREATED);
     }
