@@ -3,6 +3,7 @@
 
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod handle;
 pub mod images;
 pub mod logs;
@@ -55,6 +56,8 @@ pub struct Engine {
     pub daemon_id: String,
     /// `runc --version`'s commit, read once at start for `info`.
     pub runtime_commit: String,
+    /// System events (`/events`).
+    pub events: events::EventBus,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     image_index: RwLock<ImageIndex>,
     ip_lock: tokio::sync::Mutex<()>,
@@ -121,6 +124,7 @@ impl Engine {
             bridge,
             daemon_id,
             runtime_commit,
+            events: events::EventBus::new(),
             containers: RwLock::new(containers),
             image_index: RwLock::new(index),
             ip_lock: tokio::sync::Mutex::new(()),
