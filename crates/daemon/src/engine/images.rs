@@ -126,6 +126,7 @@ impl Engine {
             self.tag_image_id(&img.id, &r.familiar())?;
         }
         let familiar = r.familiar();
+        self.emit_image("pull", &familiar, &r.repo_familiar());
         info!(image = %familiar, id = %img.id, "pulled");
         // A tag that moved may leave an old image without tags and containers: keep it, as
         // Docker does (dangling), it is removed by id.
@@ -155,7 +156,9 @@ impl Engine {
                 "refusing to create a tag with a digest reference".into(),
             ));
         }
-        self.tag_image_id(&img.id, &r.familiar())
+        self.tag_image_id(&img.id, &r.familiar())?;
+        self.emit_image("tag", &img.id, &r.familiar());
+        Ok(())
     }
 
     /// Containers created from `image_id`: (id, running).
@@ -189,6 +192,7 @@ impl Engine {
         if let Some(tag) = &by_tag {
             if tags.len() > 1 {
                 self.untag(tag)?;
+                self.emit_image("untag", &img.id, &img.id);
                 return Ok(vec![DeleteItem::Untagged(tag.clone())]);
             }
             if let (false, Some(cid)) = (force, users.first()) {
@@ -216,6 +220,8 @@ impl Engine {
         }
         for t in &tags {
             self.untag(t)?;
+            // dockerd names the image by its id in `untag` and `delete`.
+            self.emit_image("untag", &img.id, &img.id);
             out.push(DeleteItem::Untagged(t.clone()));
         }
         for d in &img.repo_digests {
@@ -240,6 +246,7 @@ impl Engine {
             idx.tags.retain(|_, v| *v != img.id);
         }
         out.push(DeleteItem::Deleted(img.id.clone()));
+        self.emit_image("delete", &img.id, &img.id);
         self.gc_layers().await;
         Ok(out)
     }
