@@ -88,6 +88,7 @@ pub async fn restart(
         Err(e) => return Err(e.into()),
     }
     engine.start_container(&id).await?;
+    engine.emit_container_named(&id, "restart").await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,6 +193,7 @@ pub async fn attach(
             "You cannot attach to a stopped container, start it first".into(),
         ));
     }
+    engine.emit_container_named(&h.id, "attach").await;
     let want_stdin = qbool(&q, "stdin");
     let want_stdout = qbool(&q, "stdout");
     let want_stderr = qbool(&q, "stderr");

@@ -2,6 +2,7 @@
 //! container logic lives here.
 
 mod containers;
+mod events;
 mod images;
 mod networks;
 mod streams;
@@ -95,6 +96,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/events", get(events::events))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/{id}/json", get(containers::inspect))

@@ -106,7 +106,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": cgroup_version,
-        "NEventsListener": 0,
+        "NEventsListener": engine.events.listeners(),
         "KernelVersion": kernel_version(),
         "OperatingSystem": os_name(),
         "OSVersion": "",

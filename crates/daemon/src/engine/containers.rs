@@ -280,7 +280,9 @@ impl Engine {
                 other => other.into(),
             });
         }
+        let created = self.container_event(&container, "create", &[]);
         self.insert_handle(Arc::new(Handle::new(container)));
+        self.events.publish(created);
         info!(id = %&id[..12], name, "container created");
         Ok((id, vec![]))
     }
@@ -360,6 +362,8 @@ impl Engine {
             // Persist the allocation before anything can fail so a crash cannot leak it.
             *h.rec.lock().await = c.clone();
             self.store.update_container(&c.id, &c)?;
+            // dockerd connects before the task exists: a failed start shows connect, disconnect.
+            self.emit_bridge("connect", &c.id);
         }
         let ip = c.endpoint.as_ref().map(|e| e.ip.clone());
         std::fs::write(paths.hostname(), format!("{}\n", c.config.hostname))?;
@@ -473,17 +477,22 @@ impl Engine {
         c.state.oom_killed = false;
         c.state.started_at = now_rfc3339();
         c.state.finished_at = crate::model::ZERO_TIME.into();
-        *h.rec.lock().await = c.clone();
+        let mut rec = h.rec.lock().await;
+        *rec = c.clone();
         self.store.update_container(&c.id, &c)?;
         self.spawn_monitor(h.clone(), conn);
 
+        // Under the record lock: the exit path takes it too, so `die` follows `start`.
         if let Err(e) = self.runtime.start(&c.id).await {
+            drop(rec);
             // The monitor sees the exit this kill causes and cleans up.
             let _ = self.runtime.kill(&c.id, "SIGKILL", true).await;
             return Err(EngineError::Internal(format!(
                 "OCI runtime start failed: {e}"
             )));
         }
+        self.emit_container(&rec, "start", &[]);
+        drop(rec);
         info!(id = %&c.id[..12], pid, ms = t0.elapsed().as_millis() as u64, "container started");
         Ok(())
     }
@@ -580,6 +589,7 @@ impl Engine {
         c.state.finished_at = record.exited_at.clone();
         c.state.pid = 0;
         c.state.shim_pid = 0;
+        self.emit_container(&c, "die", &[("exitCode", record.exit_code.to_string())]);
         self.release_resources(&mut c).await;
         if let Err(e) = self.store.update_container(&c.id, &*c) {
             warn!(id = %&c.id[..12], error = %e, "cannot persist exit");
@@ -616,6 +626,7 @@ impl Engine {
             if let Err(e) = pouch_network::detach_container(&ep.host_veth).await {
                 warn!(id = %&c.id[..12], error = %e, "remove veth");
             }
+            self.emit_bridge("disconnect", &c.id);
         }
         if let Err(e) = self.store.release_ips(&c.id) {
             warn!(id = %&c.id[..12], error = %e, "release IP");
@@ -666,21 +677,21 @@ impl Engine {
         let secs = timeout.or(stop_timeout).unwrap_or(10);
         let seen = h.exit_tx.borrow().exits;
         if secs != 0 {
-            if let Err(e) = self.runtime.kill(&h.id, &sig, false).await {
-                debug!(error = %e, "stop signal");
-            }
+            self.signal_container(h, &sig, false).await;
             let wait = if secs < 0 {
                 Duration::from_secs(u64::MAX / 4)
             } else {
                 Duration::from_secs(secs as u64)
             };
             if self.wait_exit_after(h, seen, wait).await {
+                self.emit_stopped(h).await;
                 return Ok(());
             }
             info!(id = %&h.id[..12], "container did not stop in {secs}s; killing it");
         }
-        let _ = self.runtime.kill(&h.id, "SIGKILL", true).await;
+        self.signal_container(h, "SIGKILL", true).await;
         if self.wait_exit_after(h, seen, Duration::from_secs(30)).await {
+            self.emit_stopped(h).await;
             Ok(())
         } else {
             Err(EngineError::Internal(format!(
@@ -699,17 +710,25 @@ impl Engine {
         })?;
         let sig = parse_signal(signal)
             .ok_or_else(|| EngineError::InvalidParameter(format!("Invalid signal: {signal}")))?;
-        if !h.rec.lock().await.is_running() {
+        let c = h.rec.lock().await;
+        if !c.is_running() {
             return Err(EngineError::Conflict(format!(
                 "Cannot kill container: {name}: Container {} is not running",
                 h.id
             )));
         }
         let seen = h.exit_tx.borrow().exits;
+        // Under the record lock, so the `die` this causes comes after `kill`.
         self.runtime
             .kill(&h.id, &sig, false)
             .await
             .map_err(|e| super::internal("kill", e))?;
+        self.emit_container(
+            &c,
+            "kill",
+            &[("signal", super::events::signal_number(&sig))],
+        );
+        drop(c);
         if sig == "SIGKILL" {
             // docker kill returns once the container is really gone.
             self.wait_exit_after(&h, seen, Duration::from_secs(10))
@@ -735,7 +754,7 @@ impl Engine {
                 )));
             }
             let seen = h.exit_tx.borrow().exits;
-            let _ = self.runtime.kill(&h.id, "SIGKILL", true).await;
+            self.signal_container(h, "SIGKILL", true).await;
             if !self.wait_exit_after(h, seen, Duration::from_secs(30)).await {
                 return Err(EngineError::Internal(format!(
                     "could not kill running container {}, cannot remove",
@@ -759,6 +778,7 @@ impl Engine {
         }
         self.store.delete_container(&c.id)?;
         self.remove_handle(&c.id);
+        self.emit_container(&c, "destroy", &[]);
         // Its image was deleted with force while it existed: the layers were kept for it.
         let image_gone = !self.image_index().by_id.contains_key(&c.image_id);
         drop(c);
@@ -801,7 +821,8 @@ impl Engine {
 
     pub async fn resize(&self, name: &str, height: u16, width: u16) -> Result<()> {
         let h = self.find(name).await?;
-        if !h.rec.lock().await.is_running() {
+        let c = h.rec.lock().await;
+        if !c.is_running() {
             return Err(EngineError::Conflict(format!(
                 "Container {} is not running",
                 h.id
@@ -811,7 +832,26 @@ impl Engine {
             Kind::Resize,
             &shim_protocol::encode_resize(height, width),
         ));
+        let size = [("height", height.to_string()), ("width", width.to_string())];
+        self.emit_container(&c, "resize", &size);
         Ok(())
+    }
+
+    /// Send `sig` (a name from [`parse_signal`]) and, when the runtime took it, record the
+    /// `kill` event; under the record lock, so the `die` it causes comes after it.
+    async fn signal_container(&self, h: &Handle, sig: &str, all: bool) {
+        let c = h.rec.lock().await;
+        match self.runtime.kill(&h.id, sig, all).await {
+            Ok(()) => {
+                self.emit_container(&c, "kill", &[("signal", super::events::signal_number(sig))])
+            }
+            Err(e) => debug!(id = %&h.id[..12], signal = sig, error = %e, "signal"),
+        }
+    }
+
+    async fn emit_stopped(&self, h: &Handle) {
+        let c = h.rec.lock().await;
+        self.emit_container(&c, "stop", &[]);
     }
 
     /// Stop every running container (shutdown with live-restore off).

@@ -311,6 +311,7 @@ impl Engine {
                 }
             }
         };
+        self.emit_image("pull", &r.familiar(), &r.repo_familiar());
         info!(image = %r.familiar(), id = %pulled.id, newer, "pulled");
         // A tag that moved may leave an old image without tags and containers: keep it, as
         // Docker does (dangling), it is removed by id.
@@ -345,6 +346,7 @@ impl Engine {
             ));
         }
         self.tag_image_id(&img.id, &r.familiar())?;
+        self.emit_image("tag", &img.id, &r.familiar());
         // dockerd's `SetLastUpdated`.
         let mut idx = self.image_index_mut();
         if let Some(existing) = idx.by_id.get(&img.id) {
@@ -428,6 +430,21 @@ impl Engine {
     /// cannot be forced, a stopped one's must be. The answer lists `Untagged` references,
     /// `Deleted` image ID, then each layer removed, top first.
     pub async fn remove_image(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {
+        let id = self.resolve_image(name)?.id.clone();
+        let records = self.remove_image_refs(name, force).await?;
+        // dockerd's events: an `untag` per reference, then `delete` for the image (both
+        // name the image by its id); layers have no events.
+        for r in &records {
+            match r {
+                DeleteItem::Untagged(_) => self.emit_image("untag", &id, &id),
+                DeleteItem::Deleted(d) if *d == id => self.emit_image("delete", &id, &id),
+                DeleteItem::Deleted(_) => {}
+            }
+        }
+        Ok(records)
+    }
+
+    async fn remove_image_refs(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {
         let img = self.resolve_image(name)?;
         let id = img.id.clone();
         let mut records = Vec::new();

@@ -3,6 +3,7 @@
 
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod filters;
 pub mod handle;
 pub mod host_config;
@@ -64,6 +65,8 @@ pub struct Engine {
     pub started_at: String,
     /// The host runs cgroup v2 only (unified): decides dockerd's CgroupnsMode default.
     pub cgroup_v2: bool,
+    /// System events (`/events`).
+    pub events: events::EventBus,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     image_index: RwLock<ImageIndex>,
     ip_lock: tokio::sync::Mutex<()>,
@@ -146,6 +149,7 @@ impl Engine {
             started_at: now_rfc3339(),
             cgroup_v2: pouch_cgroups::Hierarchy::detect()
                 .is_ok_and(|h| h.version() == pouch_cgroups::Version::V2),
+            events: events::EventBus::new(),
             containers: RwLock::new(containers),
             image_index: RwLock::new(index),
             ip_lock: tokio::sync::Mutex::new(()),
