@@ -98,9 +98,9 @@ pub struct ImageRef {
 
 impl ImageRef {
     pub fn parse(s: &str) -> Result<ImageRef, String> {
-        if s.is_empty() {
-            return Err("invalid reference format".to_string());
-        }
+        // The docker CLI's own check (ParseNormalizedNamed), with dockerd's words: a bad
+        // name never reaches the daemon.
+        pouch_reference::Reference::parse_named(s).map_err(|e| e.to_string())?;
         if let Some((repo, digest)) = s.split_once('@') {
             if repo.is_empty() || !digest.contains(':') {
                 return Err(format!("invalid reference format: {s}"));
@@ -210,13 +210,23 @@ mod tests {
             (r.repo.as_str(), r.tag.as_str()),
             ("127.0.0.1:5000/a/b", "v1.2")
         );
-        let r = ImageRef::parse("127.0.0.1:5000/busybox@sha256:abcd").unwrap();
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let r = ImageRef::parse(&format!("127.0.0.1:5000/busybox@{digest}")).unwrap();
         assert_eq!(r.repo, "127.0.0.1:5000/busybox");
-        assert_eq!(r.tag, "sha256:abcd");
+        assert_eq!(r.tag, digest);
         assert!(r.is_digest);
-        assert_eq!(r.full(), "127.0.0.1:5000/busybox@sha256:abcd");
+        assert_eq!(r.full(), format!("127.0.0.1:5000/busybox@{digest}"));
         assert!(ImageRef::parse("").is_err());
         assert!(ImageRef::parse("x@nodigest").is_err());
+        // dockerd's words, checked before anything is sent.
+        assert_eq!(
+            ImageRef::parse("bad//x").unwrap_err(),
+            "invalid reference format"
+        );
+        assert_eq!(
+            ImageRef::parse("127.0.0.1:5000/Foo").unwrap_err(),
+            "invalid reference format: repository name must be lowercase"
+        );
     }
 
     #[test]

@@ -655,6 +655,21 @@ fn unknown_container_is_a_one_line_error() {
 #[test]
 fn bad_host_and_usage_errors() {
     let Some(d) = Daemon::start() else { return };
+    // A bad image name is refused by the CLI itself, with dockerd's words: nothing is sent.
+    for (args, code) in [
+        (vec!["pull", "bad//x"], 1),
+        (vec!["run", "--rm", "bad//x", "true"], 125),
+    ] {
+        let o = d.pouch(&args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("invalid reference format"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(!d.log().contains("containers/create"), "{}", d.log());
+    assert!(!d.log().contains("images/create"), "{}", d.log());
     // A daemon that is not there: docker's message, one line, status 1 (125 for run).
     for (args, code) in [
         (vec!["ps"], 1),

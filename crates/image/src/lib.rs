@@ -9,7 +9,8 @@
 pub mod error;
 pub mod manifest;
 pub mod progress;
-pub mod reference;
+/// References live in their own crate (the CLI uses them without the registry client).
+pub use pouch_reference as reference;
 mod registry;
 mod service;
 pub mod store;

@@ -217,6 +217,8 @@ async fn run(client: &Client, a: RunArgs) -> Result<i32> {
         .map_err(anyhow::Error::msg)?;
     let body = create_body(&a, env)?;
     let image = a.args[0].clone();
+    // The docker CLI refuses a bad image name itself (ParseAnyReference), exit 125.
+    pouch_reference::AnyReference::parse(&image).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // 1. create, pulling once on "No such image".
     let id = match create(client, &body, a.name.as_deref()).await {

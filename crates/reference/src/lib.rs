@@ -1,5 +1,7 @@
-//! Docker-style image references: parsing, normalisation and the "familiar" forms
-//! Docker prints. Pure string handling: nothing here resolves names or touches the network.
+//! pouch-reference: Docker-style image references: parsing, normalisation and the
+//! "familiar" forms Docker prints. Pure string handling: nothing here resolves names or
+//! touches the network.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 
