@@ -166,7 +166,8 @@ fn lifecycle_events_carry_signal_size_and_stop() {
     d.docker_ok(&["kill", "-s", "USR1", "lc"]);
     let (st, body) = d.api("POST", "/containers/lc/resize?h=30&w=100", None);
     assert_eq!(st, 200, "{body}");
-    d.docker_ok(&["stop", "-t", "1", "lc"]);
+    // -t 0 still sends the stop signal first, as dockerd does.
+    d.docker_ok(&["stop", "-t", "0", "lc"]);
     d.docker_ok(&["start", "lc"]);
     d.docker_ok(&["restart", "-t", "1", "lc"]);
     d.docker_ok(&["rm", "-f", "lc"]);

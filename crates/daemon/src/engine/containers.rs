@@ -676,8 +676,9 @@ impl Engine {
             .unwrap_or_else(|| "SIGTERM".into());
         let secs = timeout.or(stop_timeout).unwrap_or(10);
         let seen = h.exit_tx.borrow().exits;
+        // The stop signal goes first even with -t 0, as dockerd sends it.
+        self.signal_container(h, &sig, false).await;
         if secs != 0 {
-            self.signal_container(h, &sig, false).await;
             let wait = if secs < 0 {
                 Duration::from_secs(u64::MAX / 4)
             } else {
