@@ -412,12 +412,12 @@ fn filters_select_events_and_bad_queries_are_refused() {
     );
     assert_eq!(
         (st, body.as_str()),
-        (400, r#"{"message":"invalid filter 'foo'"}"#)
+        (400, r#"{"message":"Invalid filter 'foo'"}"#)
     );
     let o = d.docker(&["events", "--filter", "foo=bar", "--until", "1"]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("invalid filter 'foo'"),
+        stderr(&o).contains("Invalid filter 'foo'"),
         "{}",
         stderr(&o)
     );

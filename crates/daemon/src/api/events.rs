@@ -52,7 +52,7 @@ impl Feed {
 pub async fn events(State(engine): State<AppState>, q: Query) -> ApiResult<Response> {
     let get = |k: &str| q.get(k).map(|s| s.as_str()).unwrap_or("");
     let now = now_nanos();
-    let range = TimeRange::parse(get("since"), get("until"), now)?;
+    let range = TimeRange::parse(get("since"), get("until"))?;
     let filters = Filters::parse(get("filters"))?;
     let (past, rx) = engine.events.subscribe(&range, &filters);
     let only_past = range.only_past(now);

@@ -4,12 +4,14 @@
 //! refused as not implemented.
 
 use super::{ApiError, ApiResult, AppState, Query};
+use crate::engine::filters::Filters;
 use crate::engine::Engine;
+use crate::engine::EngineError;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 const BUILTIN: &[(&str, &str)] = &[("none", "null"), ("host", "host"), ("bridge", "bridge")];
 
@@ -85,73 +87,42 @@ fn find(engine: &Engine, key: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-fn parse_filters(q: &Query) -> ApiResult<HashMap<String, Vec<String>>> {
-    let Some(raw) = q.get("filters").filter(|f| !f.is_empty()) else {
-        return Ok(HashMap::new());
-    };
-    // Docker sends {"key": {"value": true}}; old clients {"key": ["value"]}.
-    let v: Value = serde_json::from_str(raw)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid filters: {e}")))?;
-    let mut out = HashMap::new();
-    for (k, vals) in v.as_object().into_iter().flatten() {
-        let list: Vec<String> = match vals {
-            Value::Object(m) => m.keys().cloned().collect(),
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect(),
-            _ => vec![],
-        };
-        out.insert(k.clone(), list);
+/// `GET /networks`'s filters, as dockerd's `filterNetworks` reads them.
+fn network_filters(q: &Query) -> ApiResult<Filters> {
+    let f = Filters::from_json(q.get("filters").map(|s| s.as_str()).unwrap_or(""))
+        .map_err(EngineError::from)?;
+    f.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])
+        .map_err(EngineError::from)?;
+    if let Some(bad) = f
+        .get("type")
+        .into_iter()
+        .find(|v| !matches!(v.as_str(), "builtin" | "custom"))
+    {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid filter: 'type'='{bad}'"),
+        ));
     }
-    Ok(out)
+    Ok(f)
 }
 
-fn matches(
-    engine: &Engine,
-    name: &str,
-    driver: &str,
-    f: &HashMap<String, Vec<String>>,
-) -> ApiResult<bool> {
-    for (key, vals) in f {
-        let ok = match key.as_str() {
-            "name" => vals.iter().any(|v| name.contains(v.as_str())),
-            "id" => vals
-                .iter()
-                .any(|v| engine.network_id(name).starts_with(v.as_str())),
-            "driver" => vals.iter().any(|v| v == driver),
-            "scope" => vals.iter().any(|v| v == "local"),
-            "type" => {
-                if let Some(bad) = vals
-                    .iter()
-                    .find(|v| !matches!(v.as_str(), "builtin" | "custom"))
-                {
-                    return Err(ApiError(
-                        StatusCode::BAD_REQUEST,
-                        format!("invalid filter: 'type'='{bad}'"),
-                    ));
-                }
-                vals.iter().any(|v| v == "builtin")
-            }
-            // Built-in networks carry no labels; dangling: they are never "unused custom".
-            "label" => false,
-            "dangling" => vals.iter().any(|v| v == "false" || v == "0"),
-            _ => {
-                return Err(ApiError(
-                    StatusCode::BAD_REQUEST,
-                    format!("Invalid filter '{key}'"),
-                ))
-            }
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+/// Whether built-in network `name` passes `f` (it has no labels, is never "custom", and as
+/// a predefined network never counts as dangling).
+fn matches(engine: &Engine, name: &str, driver: &str, f: &Filters) -> ApiResult<bool> {
+    let dangling = f
+        .get_bool_or_default("dangling", false)
+        .map_err(EngineError::from)?;
+    Ok(f.matcher("name").is_match(name)
+        && f.matcher("id").is_match(&engine.network_id(name))
+        && f.exact_match("driver", driver)
+        && f.exact_match("scope", "local")
+        && f.exact_match("type", "builtin")
+        && f.match_kv_list("label", &BTreeMap::new())
+        && !(f.contains("dangling") && dangling))
 }
 
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Value>> {
-    let f = parse_filters(&q)?;
+    let f = network_filters(&q)?;
     let mut out = Vec::new();
     for (name, driver) in BUILTIN {
         if matches(&engine, name, driver, &f)? {

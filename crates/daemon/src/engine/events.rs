@@ -9,7 +9,7 @@
 use super::{Engine, EngineError, Result};
 use crate::model::Container;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
@@ -212,10 +212,10 @@ pub struct TimeRange {
 
 impl TimeRange {
     /// Parse both values; `until` before `since` is dockerd's 400.
-    pub fn parse(since: &str, until: &str, now: i64) -> Result<TimeRange> {
+    pub fn parse(since: &str, until: &str) -> Result<TimeRange> {
         let r = TimeRange {
-            since: parse_time(since, now)?,
-            until: parse_time(until, now)?,
+            since: parse_time(since)?,
+            until: parse_time(until)?,
         };
         if let Some(u) = r.until {
             if u < r.since.unwrap_or(0) {
@@ -238,19 +238,15 @@ impl TimeRange {
 }
 
 /// A `since`/`until` value. dockerd's server reads `SECONDS[.FRACTION]` (its
-/// `timetypes.ParseTimestamps`; `-1` means "not given"); we also take what the docker CLI
-/// converts before sending (its `GetTimestamp`): Go durations back from now (`10m`,
-/// `1h30m`) and RFC 3339 times (`2026-01-02T15:04:05Z`, `2026-01-02`, zone-less ones as
-/// UTC), so a raw API client gets the same answers the CLI does.
-pub fn parse_time(s: &str, now: i64) -> Result<Option<i64>> {
+/// `timetypes.ParseTimestamps`; `-1` means "not given"); we also take RFC 3339 times
+/// (`2026-01-02T15:04:05Z`, `2026-01-02`, zone-less ones as UTC). Durations (`10m`) are
+/// the client's to convert, as the docker CLI does.
+pub fn parse_time(s: &str) -> Result<Option<i64>> {
     if s.is_empty() {
         return Ok(None);
     }
     if let Some(r) = parse_timestamp(s) {
         return Ok(r);
-    }
-    if let Some(d) = parse_go_duration(s) {
-        return Ok(Some(now.saturating_sub(d)));
     }
     if let Some(t) = parse_rfc3339ish(s) {
         return Ok(Some(t));
@@ -293,48 +289,6 @@ fn parse_timestamp(s: &str) -> Option<Option<i64>> {
     ))
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds (`0` alone is left to the timestamp parser).
-fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_end];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return None;
-        }
-        let value: f64 = num.parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += value * scale;
-    }
-    if total > i64::MAX as f64 {
-        return None;
-    }
-    Some(if neg { -(total as i64) } else { total as i64 })
-}
-
 /// RFC 3339 and the shorter forms the CLI takes; a time without a zone is UTC.
 fn parse_rfc3339ish(s: &str) -> Option<i64> {
     use chrono::{NaiveDate, NaiveDateTime};
@@ -352,108 +306,30 @@ fn parse_rfc3339ish(s: &str) -> Option<i64> {
         .and_then(|t| t.and_utc().timestamp_nanos_opt())
 }
 
-/// Docker's `filters.Args` for events.
+/// The `filters` of `/events`: Docker's `filters.Args` (see `engine/filters.rs`) with the
+/// event keys and dockerd's `Filter.Include` matching.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filters {
-    fields: HashMap<String, BTreeMap<String, bool>>,
-}
+pub struct Filters(super::filters::Filters);
 
 impl Filters {
     /// `{"key": {"value": true}}`, or the old `{"key": ["value"]}`; empty is no filter.
-    /// Unknown keys are refused with dockerd's message.
+    /// Unknown keys are refused.
     pub fn parse(json: &str) -> Result<Filters> {
-        let mut f = Filters::default();
-        if json.trim().is_empty() {
-            return Ok(f);
-        }
-        let bad = |e: serde_json::Error| EngineError::InvalidParameter(format!("{e}"));
-        let v: serde_json::Value = serde_json::from_str(json).map_err(bad)?;
-        match v {
-            serde_json::Value::Null => return Ok(f),
-            serde_json::Value::Object(m) => {
-                for (k, vals) in m {
-                    let set = f.fields.entry(k.clone()).or_default();
-                    match vals {
-                        serde_json::Value::Object(vm) => {
-                            for (val, on) in vm {
-                                let on = on.as_bool().ok_or_else(|| {
-                                    EngineError::InvalidParameter(format!(
-                                        "invalid filter value for {k}: want true or false"
-                                    ))
-                                })?;
-                                set.insert(val, on);
-                            }
-                        }
-                        serde_json::Value::Array(a) => {
-                            for val in a {
-                                let val = val.as_str().ok_or_else(|| {
-                                    EngineError::InvalidParameter(format!(
-                                        "invalid filter value for {k}: want a string"
-                                    ))
-                                })?;
-                                set.insert(val.to_string(), true);
-                            }
-                        }
-                        _ => {
-                            return Err(EngineError::InvalidParameter(format!(
-                                "invalid filter value for {k}"
-                            )))
-                        }
-                    }
-                }
-            }
-            _ => {
-                return Err(EngineError::InvalidParameter(
-                    "invalid filter: want a JSON object".into(),
-                ))
-            }
-        }
-        let mut keys: Vec<&String> = f.fields.keys().collect();
-        keys.sort();
-        if let Some(k) = keys
-            .into_iter()
-            .find(|k| !FILTER_KEYS.contains(&k.as_str()))
-        {
-            return Err(EngineError::InvalidParameter(format!(
-                "invalid filter '{k}'"
-            )));
-        }
-        Ok(f)
+        let f = super::filters::Filters::from_json(json.trim())?;
+        f.validate(FILTER_KEYS)?;
+        Ok(Filters(f))
     }
 
-    fn values(&self, key: &str) -> Option<&BTreeMap<String, bool>> {
-        self.fields.get(key).filter(|v| !v.is_empty())
-    }
-
-    /// `ExactMatch`: true with no values for `key`.
     fn exact(&self, key: &str, source: &str) -> bool {
-        match self.values(key) {
-            None => true,
-            Some(v) => v.get(source).copied().unwrap_or(false),
-        }
+        self.0.exact_match(key, source)
     }
 
-    /// `FuzzyMatch`: exact, or a value is a prefix of `source`.
     fn fuzzy(&self, key: &str, source: &str) -> bool {
-        if self.exact(key, source) {
-            return true;
-        }
-        self.values(key)
-            .is_some_and(|v| v.keys().any(|p| source.starts_with(p.as_str())))
+        self.0.fuzzy_match(key, source)
     }
 
-    /// `MatchKVList`: every `key` or `key=value` must be among `attrs`.
     fn kv_list(&self, key: &str, attrs: &BTreeMap<String, String>) -> bool {
-        let Some(vals) = self.values(key) else {
-            return true;
-        };
-        if attrs.is_empty() {
-            return false;
-        }
-        vals.keys().all(|v| match v.split_once('=') {
-            Some((k, want)) => attrs.get(k).is_some_and(|got| got == want),
-            None => attrs.contains_key(v.as_str()),
-        })
+        self.0.match_kv_list(key, attrs)
     }
 
     fn fuzzy_name(&self, key: &str, ev: &Event) -> bool {
@@ -463,10 +339,11 @@ impl Filters {
 
     fn matches_event(&self, ev: &Event) -> bool {
         // dockerd #25798: these bare names match `health_status: ...`, `exec_create: ...`.
-        let fuzzy = self.values("event").is_some_and(|v| {
-            v.keys()
-                .any(|k| matches!(k.as_str(), "health_status" | "exec_create" | "exec_start"))
-        });
+        let fuzzy = self
+            .0
+            .get("event")
+            .iter()
+            .any(|k| matches!(k.as_str(), "health_status" | "exec_create" | "exec_start"));
         if fuzzy {
             self.fuzzy("event", &ev.action)
         } else {
@@ -641,66 +518,60 @@ mod tests {
 
     #[test]
     fn timestamps_parse_like_dockerd() {
-        assert_eq!(parse_time("", NOW).unwrap(), None);
-        assert_eq!(parse_time("-1", NOW).unwrap(), None);
-        assert_eq!(parse_time("0", NOW).unwrap(), Some(0));
-        assert_eq!(parse_time("12", NOW).unwrap(), Some(12_000_000_000));
-        assert_eq!(parse_time("12.5", NOW).unwrap(), Some(12_500_000_000));
+        assert_eq!(parse_time("").unwrap(), None);
+        assert_eq!(parse_time("-1").unwrap(), None);
+        assert_eq!(parse_time("0").unwrap(), Some(0));
+        assert_eq!(parse_time("12").unwrap(), Some(12_000_000_000));
+        assert_eq!(parse_time("12.5").unwrap(), Some(12_500_000_000));
         assert_eq!(
-            parse_time("1796343022.194258317", NOW).unwrap(),
+            parse_time("1796343022.194258317").unwrap(),
             Some(1_796_343_022_194_258_317)
         );
         assert_eq!(
-            parse_time("1796343022.000000000", NOW).unwrap(),
+            parse_time("1796343022.000000000").unwrap(),
             Some(1_796_343_022_000_000_000)
         );
-        let e = parse_time("abc", NOW).unwrap_err().to_string();
+        let e = parse_time("abc").unwrap_err().to_string();
         assert_eq!(e, r#"strconv.ParseInt: parsing "abc": invalid syntax"#);
-        assert!(parse_time("12.x", NOW).is_err());
+        assert!(parse_time("12.x").is_err());
     }
 
     #[test]
-    fn durations_and_rfc3339_are_taken_too() {
-        assert_eq!(parse_time("10m", NOW).unwrap(), Some(NOW - 600_000_000_000));
+    fn rfc3339_is_taken_too_durations_are_the_clients() {
         assert_eq!(
-            parse_time("1h30m", NOW).unwrap(),
-            Some(NOW - 5_400_000_000_000)
-        );
-        assert_eq!(parse_time("1.5s", NOW).unwrap(), Some(NOW - 1_500_000_000));
-        assert_eq!(parse_time("250ms", NOW).unwrap(), Some(NOW - 250_000_000));
-        assert_eq!(
-            parse_time("2026-01-01T00:00:01.12Z", NOW).unwrap(),
+            parse_time("2026-01-01T00:00:01.12Z").unwrap(),
             Some(1_767_225_601_120_000_000)
         );
         assert_eq!(
-            parse_time("2026-01-01T01:00:01+01:00", NOW).unwrap(),
+            parse_time("2026-01-01T01:00:01+01:00").unwrap(),
             Some(1_767_225_601_000_000_000)
         );
         assert_eq!(
-            parse_time("2026-01-01", NOW).unwrap(),
+            parse_time("2026-01-01").unwrap(),
             Some(1_767_225_600_000_000_000)
         );
         assert_eq!(
-            parse_time("2026-01-01T00:00:01", NOW).unwrap(),
+            parse_time("2026-01-01T00:00:01").unwrap(),
             Some(1_767_225_601_000_000_000)
         );
-        assert!(parse_time("10x", NOW).is_err());
-        assert!(parse_time("m", NOW).is_err());
-        assert!(parse_time("2026-13-01", NOW).is_err());
+        // As dockerd's server: the docker CLI turns `10m` into a timestamp itself.
+        assert!(parse_time("10m").is_err());
+        assert!(parse_time("m").is_err());
+        assert!(parse_time("2026-13-01").is_err());
     }
 
     #[test]
     fn ranges() {
-        let r = TimeRange::parse("10", "20", NOW).unwrap();
+        let r = TimeRange::parse("10", "20").unwrap();
         assert!(r.contains(10_000_000_000) && r.contains(20_000_000_000));
         assert!(!r.contains(9_999_999_999) && !r.contains(20_000_000_001));
         assert!(r.only_past(NOW));
-        let e = TimeRange::parse("20", "10", NOW).unwrap_err().to_string();
+        let e = TimeRange::parse("20", "10").unwrap_err().to_string();
         assert_eq!(e, "`since` time (20) cannot be after `until` time (10)");
-        let r = TimeRange::parse("", "", NOW).unwrap();
+        let r = TimeRange::parse("", "").unwrap();
         assert!(r.contains(0) && !r.only_past(NOW));
         let future = format!("{}", NOW / 1_000_000_000 + 60);
-        assert!(!TimeRange::parse("", &future, NOW).unwrap().only_past(NOW));
+        assert!(!TimeRange::parse("", &future).unwrap().only_past(NOW));
     }
 
     #[test]
@@ -712,7 +583,7 @@ mod tests {
             f(r#"{"type":["container"]}"#)
         );
         let e = Filters::parse(r#"{"foo":{"bar":true}}"#).unwrap_err();
-        assert_eq!(e.to_string(), "invalid filter 'foo'");
+        assert_eq!(e.to_string(), "Invalid filter 'foo'");
         assert!(matches!(e, EngineError::InvalidParameter(_)));
         assert!(Filters::parse("notjson").is_err());
         assert!(Filters::parse("[]").is_err());

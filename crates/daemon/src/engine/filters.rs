@@ -39,10 +39,11 @@ impl FilterError {
 }
 
 /// Docker's filter arguments. Values are kept sorted so that everything dockerd does in Go
-/// map order (random) happens here in one fixed order.
+/// map order (random) happens here in one fixed order. Each value keeps its JSON bool, as
+/// Go's `map[string]map[string]bool` does: only `ExactMatch` looks at it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters {
-    fields: BTreeMap<String, BTreeSet<String>>,
+    fields: BTreeMap<String, BTreeMap<String, bool>>,
 }
 
 impl Filters {
@@ -61,7 +62,13 @@ impl Filters {
                 let fields = m
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|(k, v)| (k, v.unwrap_or_default().into_keys().collect()))
+                    .map(|(k, v)| {
+                        let values = v
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(val, on)| (val, on.unwrap_or(false)));
+                        (k, values.collect())
+                    })
                     .collect();
                 return Ok(Filters { fields });
             }
@@ -75,7 +82,7 @@ impl Filters {
                         let values = v
                             .unwrap_or_default()
                             .into_iter()
-                            .map(|s| s.unwrap_or_default());
+                            .map(|s| (s.unwrap_or_default(), true));
                         (k, values.collect())
                     })
                     .collect();
@@ -97,7 +104,7 @@ impl Filters {
             f.fields
                 .entry(k.to_string())
                 .or_default()
-                .insert(v.to_string());
+                .insert(v.to_string(), true);
         }
         f
     }
@@ -119,7 +126,7 @@ impl Filters {
     pub fn get(&self, key: &str) -> Vec<String> {
         self.fields
             .get(key)
-            .map(|v| v.iter().cloned().collect())
+            .map(|v| v.keys().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -128,8 +135,18 @@ impl Filters {
         match self.fields.get(key) {
             None => true,
             Some(v) if v.is_empty() => true,
-            Some(v) => v.contains(source),
+            Some(v) => v.get(source).copied().unwrap_or(false),
         }
+    }
+
+    /// `FuzzyMatch`: an exact match, or a value that is a prefix of `source` (ids by their
+    /// short form).
+    pub fn fuzzy_match(&self, key: &str, source: &str) -> bool {
+        self.exact_match(key, source)
+            || self
+                .fields
+                .get(key)
+                .is_some_and(|v| v.keys().any(|p| source.starts_with(p.as_str())))
     }
 
     /// `MatchKVList` for labels: every value (`key` or `key=value`) must hold in `labels`.
@@ -143,7 +160,7 @@ impl Filters {
         if labels.is_empty() {
             return false;
         }
-        values.iter().all(|v| match v.split_once('=') {
+        values.keys().all(|v| match v.split_once('=') {
             Some((k, want)) => labels.get(k).is_some_and(|have| have == want),
             None => labels.contains_key(v),
         })
@@ -159,8 +176,8 @@ impl Filters {
             // dockerd's `invalidFilter{key, nil}`: the key alone.
             return Err(FilterError::UnknownKey(key.to_string()));
         }
-        let is_false = values.contains("0") || values.contains("false");
-        let is_true = values.contains("1") || values.contains("true");
+        let is_false = values.contains_key("0") || values.contains_key("false");
+        let is_true = values.contains_key("1") || values.contains_key("true");
         if is_false == is_true {
             return Err(FilterError::invalid_values(key, &self.get(key)));
         }
@@ -432,6 +449,18 @@ mod tests {
             "Invalid filter 'bogus'"
         );
         assert!(f.validate(&["status", "bogus"]).is_ok());
+    }
+
+    #[test]
+    fn a_false_value_is_kept_but_never_matches_exactly() {
+        // Go's ExactMatch returns the stored bool; prefix and regexp matches ignore it.
+        let f = Filters::from_json(r#"{"type":{"container":false,"image":true}}"#).unwrap();
+        assert!(!f.exact_match("type", "container"));
+        assert!(f.exact_match("type", "image"));
+        assert_eq!(f.get("type"), ["container", "image"]);
+        let f = Filters::from_json(r#"{"container":{"abc":false}}"#).unwrap();
+        assert!(f.fuzzy_match("container", "abcdef"));
+        assert!(!f.fuzzy_match("container", "xyz"));
     }
 
     #[test]
