@@ -12,19 +12,6 @@ use common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// Percent-encode a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn json_message(body: &str) -> String {
     let v: Value =
         serde_json::from_str(body).unwrap_or_else(|e| panic!("not a JSON error ({e}): {body}"));

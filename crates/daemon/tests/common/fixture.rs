@@ -4,12 +4,10 @@
 //! on 127.0.0.1 (the registry of `common::registry()`).
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// Repositories of these fixtures live under this namespace in the test registry.
 pub const NAMESPACE: &str = "pouch-test-images";
@@ -19,56 +17,11 @@ const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 fn sha(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+    pouch_testkit::sha256_digest(data)
 }
 
-/// Builds a layer tar entry by entry with fixed metadata (reproducible blobs).
-pub struct Tar(tar::Builder<Vec<u8>>);
-
-impl Default for Tar {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Tar {
-    pub fn new() -> Self {
-        Tar(tar::Builder::new(Vec::new()))
-    }
-    fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_size(size);
-        h.set_mode(mode);
-        h.set_mtime(1_700_000_000);
-        h.set_uid(0);
-        h.set_gid(0);
-        h
-    }
-    pub fn dir(mut self, path: &str) -> Self {
-        let mut h = Self::header(tar::EntryType::Directory, 0, 0o755);
-        self.0.append_data(&mut h, path, &[][..]).expect("dir");
-        self
-    }
-    pub fn file(mut self, path: &str, data: &[u8]) -> Self {
-        let mut h = Self::header(tar::EntryType::Regular, data.len() as u64, 0o644);
-        self.0.append_data(&mut h, path, data).expect("file");
-        self
-    }
-    pub fn symlink(mut self, path: &str, target: &str) -> Self {
-        let mut h = Self::header(tar::EntryType::Symlink, 0, 0o777);
-        self.0.append_link(&mut h, path, target).expect("symlink");
-        self
-    }
-    pub fn hardlink(mut self, path: &str, target: &str) -> Self {
-        let mut h = Self::header(tar::EntryType::Link, 0, 0o644);
-        self.0.append_link(&mut h, path, target).expect("hardlink");
-        self
-    }
-    pub fn finish(self) -> Vec<u8> {
-        self.0.into_inner().expect("tar")
-    }
-}
+/// Layer tars with fixed metadata (reproducible blobs).
+pub use pouch_testkit::TarBuilder as Tar;
 
 /// One image to push: layer tars (bottom first) and the config's `history` and `config`.
 pub struct Spec {
@@ -134,10 +87,7 @@ fn put_blob(dir: &Path, data: &[u8]) -> String {
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
-    // GzEncoder writes mtime 0 and no name: the same tar always gives the same blob.
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(data).expect("gzip");
-    gz.finish().expect("gzip")
+    pouch_testkit::gzip(data)
 }
 
 /// Pushes `spec` as `<registry>/pouch-test-images/<name>:<tag>` with skopeo (gzip layers
@@ -236,13 +186,13 @@ pub fn config_bytes(spec: &Spec) -> Vec<u8> {
 pub fn sized_layer() -> Vec<u8> {
     Tar::new()
         .dir("data")
-        .file("data/a", &[b'a'; 1000])
-        .file("data/b", b"")
+        .file("data/a", &[b'a'; 1000], 0o644)
+        .file("data/b", b"", 0o644)
         .hardlink("data/a-link", "data/a")
         .symlink("data/s", "a")
         .symlink("data/long", "0123456789")
         .dir("data/sub")
-        .file("data/sub/c", &[b'c'; 234])
+        .file("data/sub/c", &[b'c'; 234], 0o644)
         .finish()
 }
 pub const SIZED_LAYER_SIZE: u64 = 1245;
@@ -251,8 +201,8 @@ pub const SIZED_LAYER_SIZE: u64 = 1245;
 pub fn top_layer() -> Vec<u8> {
     Tar::new()
         .dir("data")
-        .file("data/x", b"hi\n")
-        .file("data/.wh.b", b"")
+        .file("data/x", b"hi\n", 0o644)
+        .file("data/.wh.b", b"", 0o644)
         .finish()
 }
 pub const TOP_LAYER_SIZE: u64 = 3;
@@ -282,7 +232,7 @@ pub fn small_spec(which: &str) -> Spec {
     Spec {
         layers: vec![Tar::new()
             .dir("data")
-            .file(&format!("data/{which}"), which.as_bytes())
+            .file(&format!("data/{which}"), which.as_bytes(), 0o644)
             .finish()],
         history: vec![
             json!({"created": "2024-02-01T00:00:00Z", "created_by": format!("ADD {which}")}),
@@ -329,7 +279,7 @@ pub fn three_layer_spec() -> Spec {
     let layer = |n: &str, size: usize| {
         Tar::new()
             .dir(n)
-            .file(&format!("{n}/f"), &vec![b'x'; size])
+            .file(&format!("{n}/f"), &vec![b'x'; size], 0o644)
             .finish()
     };
     Spec {

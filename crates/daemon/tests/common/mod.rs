@@ -937,3 +937,16 @@ pub fn push_variant_image(repo: &str, tag: &str, created: &str, labels: &[(&str,
     assert_eq!(st, 201, "push {repo}:{tag}: {b}");
     digest
 }
+
+/// Percent-encode a query value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -3,14 +3,12 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -60,7 +58,7 @@ pub fn free_port() -> u16 {
 }
 
 pub fn sha(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+    pouch_testkit::sha256_digest(data)
 }
 
 /// A `docker-registry serve` child, killed on drop.
@@ -182,51 +180,15 @@ impl Layer {
     }
     pub fn blob(&self) -> (Vec<u8>, &'static str) {
         if self.gzip {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(&self.tar).expect("gzip");
-            (gz.finish().expect("gzip"), OCI_LAYER_GZIP)
+            (pouch_testkit::gzip(&self.tar), OCI_LAYER_GZIP)
         } else {
             (self.tar.clone(), OCI_LAYER)
         }
     }
 }
 
-/// Builds tars entry by entry with fixed metadata (so blobs are reproducible).
-pub struct TarBuilder(tar::Builder<Vec<u8>>);
-
-impl TarBuilder {
-    pub fn new() -> Self {
-        TarBuilder(tar::Builder::new(Vec::new()))
-    }
-    fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_size(size);
-        h.set_mode(mode);
-        h.set_mtime(1_700_000_000);
-        h.set_uid(0);
-        h.set_gid(0);
-        h
-    }
-    pub fn dir(mut self, path: &str) -> Self {
-        let mut h = Self::header(tar::EntryType::Directory, 0, 0o755);
-        self.0.append_data(&mut h, path, &[][..]).expect("dir");
-        self
-    }
-    pub fn file(mut self, path: &str, data: &[u8], mode: u32) -> Self {
-        let mut h = Self::header(tar::EntryType::Regular, data.len() as u64, mode);
-        self.0.append_data(&mut h, path, data).expect("file");
-        self
-    }
-    pub fn symlink(mut self, path: &str, target: &str) -> Self {
-        let mut h = Self::header(tar::EntryType::Symlink, 0, 0o777);
-        self.0.append_link(&mut h, path, target).expect("symlink");
-        self
-    }
-    pub fn finish(self) -> Vec<u8> {
-        self.0.into_inner().expect("tar")
-    }
-}
+/// Layer tars with fixed metadata (reproducible blobs).
+pub use pouch_testkit::TarBuilder;
 
 /// The busybox rootfs: busybox-static plus a few applet links and files.
 pub fn busybox_layer(gzip: bool) -> Layer {
