@@ -133,6 +133,10 @@ pub struct SpecInput<'a> {
     pub hosts_file: &'a Path,
     pub resolv_conf_file: &'a Path,
     pub security: SecurityOptions,
+    /// `--cgroupns private`: the container gets its own cgroup namespace.
+    pub cgroupns_private: bool,
+    /// `HostConfig.Annotations`, passed to the runtime as OCI annotations.
+    pub annotations: Option<&'a serde_json::Map<String, Value>>,
 }
 
 fn device(kind: &str, major: i64, minor: Option<i64>) -> Value {
@@ -150,6 +154,9 @@ pub fn build(input: &SpecInput) -> Value {
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
     ]);
+    if input.cgroupns_private {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
     let bind = |dest: &str, src: &Path| json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]});
     let mut spec = json!({
         "ociVersion": "1.0.2",
@@ -191,15 +198,22 @@ pub fn build(input: &SpecInput) -> Value {
             "readonlyPaths": READONLY_PATHS
         }
     });
-    if !input.domainname.is_empty() {
-        spec["domainname"] = json!(input.domainname);
-    }
+    let mut sysctl = serde_json::Map::new();
     if input.own_netns {
         // As dockerd on its own netns: unprivileged users may bind low ports and ping.
-        spec["linux"]["sysctl"] = json!({
-            "net.ipv4.ip_unprivileged_port_start": "0",
-            "net.ipv4.ping_group_range": "0 2147483647"
-        });
+        sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), json!("0"));
+        sysctl.insert("net.ipv4.ping_group_range".into(), json!("0 2147483647"));
+    }
+    if !input.domainname.is_empty() {
+        // As dockerd sets it: a sysctl of the container's UTS namespace (runc 1.1 does not
+        // know the spec's `domainname` field).
+        sysctl.insert("kernel.domainname".into(), json!(input.domainname));
+    }
+    if !sysctl.is_empty() {
+        spec["linux"]["sysctl"] = Value::Object(sysctl);
+    }
+    if let Some(a) = input.annotations.filter(|a| !a.is_empty()) {
+        spec["annotations"] = Value::Object(a.clone());
     }
     if input.security.seccomp {
         spec["linux"]["seccomp"] = default_seccomp().clone();
@@ -237,6 +251,8 @@ mod tests {
             hosts_file: Path::new("/r/hosts"),
             resolv_conf_file: Path::new("/r/resolv.conf"),
             security: SecurityOptions::default(),
+            cgroupns_private: false,
+            annotations: None,
         })
     }
 
@@ -321,6 +337,7 @@ mod tests {
     #[test]
     fn unconfined_has_no_seccomp_and_host_network_no_sysctls() {
         let args = vec!["sh".to_string()];
+        let annotations = json!({"org.example/a": "1"}).as_object().cloned().unwrap();
         let v = build(&SpecInput {
             args: &args,
             env: &[],
@@ -342,11 +359,23 @@ mod tests {
                 seccomp: false,
                 no_new_privileges: true,
             },
+            cgroupns_private: true,
+            annotations: Some(&annotations),
         });
         assert!(v["linux"].get("seccomp").is_none());
-        assert!(v["linux"].get("sysctl").is_none());
+        // Only the domain name: no netns sysctls for --network host.
+        assert_eq!(
+            v["linux"]["sysctl"],
+            json!({"kernel.domainname": "example.test"})
+        );
         assert_eq!(v["process"]["noNewPrivileges"], true);
-        assert_eq!(v["domainname"], "example.test");
+        assert!(v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "cgroup"));
+        assert_eq!(v["annotations"]["org.example/a"], "1");
+        let _: oci_spec::runtime::Spec = serde_json::from_value(v).expect("valid OCI spec");
     }
 
     #[test]

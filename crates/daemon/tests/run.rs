@@ -31,6 +31,8 @@ fn run_exit_codes_match_docker() {
         "{}",
         stderr(&o)
     );
+    // Said once: the removed-wait carries no error of its own, as with dockerd.
+    assert!(!stderr(&o).contains("Error waiting"), "{}", stderr(&o));
 
     let o = d.docker(&["run", "--rm", &img, "/etc/passwd"]);
     assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
@@ -365,4 +367,59 @@ fn entrypoint_reset_and_env_order_like_docker() {
         .map(|l| l.split('=').next().unwrap_or(""))
         .collect();
     assert_eq!(keys, ["PATH", "HOSTNAME", "K", "E", "HOME"], "{out}");
+}
+
+#[test]
+fn domainname_cgroupns_platform_and_endpoint_options() {
+    let Some(d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--domainname",
+        "x.test",
+        &img,
+        "cat",
+        "/proc/sys/kernel/domainname",
+    ]);
+    assert_eq!(out, "x.test");
+    // The container's own cgroup namespace: its cgroups are the root there.
+    let host_view = d.docker_ok(&["run", "--rm", &img, "cat", "/proc/self/cgroup"]);
+    assert!(host_view.lines().any(|l| !l.ends_with(":/")), "{host_view}");
+    let own = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--cgroupns",
+        "private",
+        &img,
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    assert!(own.lines().all(|l| l.ends_with(":/")), "{own}");
+    let o = d.docker(&["run", "--rm", "--platform", "linux/amd64", &img, "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = d.all_ids().len();
+    for (args, msg) in [
+        (vec!["--platform", "linux/arm64"], "linux/arm64"),
+        (vec!["--ip", "10.9.9.9"], "--ip"),
+        (vec!["--mac-address", "02:42:ac:11:00:09"], "--mac-address"),
+        (vec!["--stop-signal", "FOO"], "Invalid signal: FOO"),
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(args.iter());
+        a.extend([img.as_str(), "true"]);
+        let o = d.docker(&a);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(
+        d.all_ids().len(),
+        before,
+        "a refused create left a container"
+    );
+    let body = serde_json::json!({"Image": img, "HostConfig": {"CgroupnsMode": "bogus"}});
+    let (st, b) = d.api("POST", "/containers/create", Some(&body.to_string()));
+    assert_eq!(st, 400, "{b}");
+    assert!(b.contains("invalid cgroup namespace mode: bogus"), "{b}");
 }

@@ -35,7 +35,11 @@ pub async fn create(
         )
     })?;
     let (id, warnings) = engine
-        .create_container(q.get("name").map(|s| s.as_str()), body)
+        .create_container(
+            q.get("name").map(|s| s.as_str()),
+            q.get("platform").map(|s| s.as_str()),
+            body,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -159,7 +163,13 @@ pub async fn wait(
     let (tx, body) = channel_body();
     tokio::spawn(async move {
         let code = waiter.wait().await;
-        let err = h.rec.lock().await.state.error.clone();
+        // A removed container has no error to report (dockerd answers `null` then, even
+        // when a failed start is what led to the removal).
+        let err = if cond == WaitCondition::Removed {
+            String::new()
+        } else {
+            h.rec.lock().await.state.error.clone()
+        };
         let error = if err.is_empty() {
             Value::Null
         } else {

@@ -27,6 +27,21 @@ pub async fn pull(State(engine): State<AppState>, q: Query) -> ApiResult<Respons
             "fromImage is required (import is not supported)".into(),
         ));
     }
+    if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
+        let p = crate::engine::merge::Platform::parse(p)
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+        // Pulls pick linux/amd64, what this host runs; another platform would be pulled
+        // silently wrong.
+        if (p.os.as_str(), p.arch.as_str()) != ("linux", "amd64") {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "pulling for platform {}/{} is not supported by pouchd yet (linux/amd64 only)",
+                    p.os, p.arch
+                ),
+            ));
+        }
+    }
     let tag = q.get("tag").cloned().unwrap_or_default();
     let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
     let job = {

@@ -102,6 +102,7 @@ impl Engine {
     pub async fn create_container(
         &self,
         name: Option<&str>,
+        platform: Option<&str>,
         body: CreateBody,
     ) -> Result<(String, Vec<String>)> {
         let mut config: ContainerConfig = body.config;
@@ -122,10 +123,45 @@ impl Engine {
             }
             _ => names::random_name(),
         };
+        let wanted = platform
+            .filter(|p| !p.is_empty())
+            .map(merge::Platform::parse)
+            .transpose()
+            .map_err(EngineError::InvalidParameter)?;
         let image = self.resolve_image(&config.image)?;
+        if let Some(want) = wanted {
+            let field = |k: &str, default: &str| {
+                image
+                    .config
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(default)
+                    .to_string()
+            };
+            let (os, arch) = (field("os", "linux"), field("architecture", "amd64"));
+            if want.os != os || want.arch != arch {
+                // dockerd's 404: the CLI then pulls for that platform, which says what is
+                // missing.
+                return Err(EngineError::NotFound(format!(
+                    "image with reference {} was found but does not match the specified platform: wanted {}/{}, actual: {os}/{arch}",
+                    config.image, want.os, want.arch
+                )));
+            }
+        }
         if let Some(msg) = super::unsupported::unsupported_option(&host_config.extra, &config.extra)
+            .or_else(|| {
+                super::unsupported::unsupported_endpoint_option(body.networking_config.as_ref())
+            })
         {
             return Err(EngineError::InvalidParameter(msg));
+        }
+        super::host_config::check(&host_config).map_err(EngineError::InvalidParameter)?;
+        if let Some(sig) = config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+            if parse_signal(sig).is_none() {
+                return Err(EngineError::InvalidParameter(format!(
+                    "Invalid signal: {sig}"
+                )));
+            }
         }
         let runtime = self.cfg.runtime_name();
         match host_config.runtime.as_str() {
@@ -408,6 +444,17 @@ impl Engine {
             hosts_file: &paths.hosts(),
             resolv_conf_file: &paths.resolv_conf(),
             security,
+            cgroupns_private: c
+                .host_config
+                .extra
+                .get("CgroupnsMode")
+                .and_then(|m| m.as_str())
+                == Some("private"),
+            annotations: c
+                .host_config
+                .extra
+                .get("Annotations")
+                .and_then(|a| a.as_object()),
         });
         let spec_bytes =
             serde_json::to_vec(&spec).map_err(|e| super::internal("encode spec", e))?;

@@ -50,6 +50,33 @@ const TYPED_FIELDS: &[&str] = &[
     "Runtime",
 ];
 
+/// dockerd's create-time checks of the HostConfig values pouchd acts on.
+pub fn check(hc: &HostConfig) -> Result<(), String> {
+    match hc.extra.get("CgroupnsMode").and_then(Value::as_str) {
+        None | Some("" | "host" | "private") => {}
+        Some(m) => return Err(format!("invalid cgroup namespace mode: {m}")),
+    }
+    if let Some(a) = hc.extra.get("Annotations").filter(|a| !a.is_null()) {
+        let Some(map) = a.as_object() else {
+            return Err("annotations must be a map of strings".into());
+        };
+        for (k, v) in map {
+            if k.is_empty() {
+                return Err(
+                    "invalid Annotations: the empty string is not permitted as an annotation key"
+                        .into(),
+                );
+            }
+            if !v.is_string() {
+                return Err(format!(
+                    "invalid Annotations: the value of {k:?} is not a string"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fill `hc` in place: missing keys, daemon defaults, dockerd's normalisations.
 pub fn fill_defaults(
     hc: &mut HostConfig,
@@ -128,6 +155,21 @@ mod tests {
         assert_eq!(v["RestartPolicy"]["Name"], "");
         let keys = v.as_object().map(|o| o.len()).unwrap_or(0);
         assert!(keys >= 55, "{keys} keys: {v}");
+    }
+
+    #[test]
+    fn cgroupns_and_annotations_are_checked() {
+        let hc = |v: Value| -> HostConfig { serde_json::from_value(v).unwrap_or_default() };
+        assert!(check(&hc(
+            json!({"CgroupnsMode": "private", "Annotations": {"a": "1"}})
+        ))
+        .is_ok());
+        assert_eq!(
+            check(&hc(json!({"CgroupnsMode": "bogus"}))).unwrap_err(),
+            "invalid cgroup namespace mode: bogus"
+        );
+        assert!(check(&hc(json!({"Annotations": {"": "x"}}))).is_err());
+        assert!(check(&hc(json!({"Annotations": {"a": 1}}))).is_err());
     }
 
     #[test]

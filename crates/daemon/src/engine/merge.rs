@@ -81,6 +81,40 @@ pub fn check_working_dir(dir: &str) -> Result<(), String> {
     }
 }
 
+/// An `os[/arch[/variant]]` platform as the create and pull APIs take it (containerd's
+/// `platforms.Parse`, for the values that matter on Linux hosts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+}
+
+const KNOWN_OS: &[&str] = &[
+    "linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris",
+];
+const KNOWN_ARCH: &[&str] = &[
+    "amd64", "386", "arm", "arm64", "ppc64le", "s390x", "riscv64", "mips64le", "mips64", "loong64",
+];
+
+impl Platform {
+    /// dockerd's words for a value it cannot read.
+    pub fn parse(s: &str) -> Result<Platform, String> {
+        let bad = || format!("{s:?}: unknown operating system or architecture: invalid argument");
+        let mut parts = s.split('/');
+        let os = parts.next().unwrap_or("").to_ascii_lowercase();
+        let arch = match parts.next().map(str::to_ascii_lowercase).as_deref() {
+            None => "amd64".to_string(),
+            Some("x86_64" | "x86-64") => "amd64".to_string(),
+            Some("aarch64") => "arm64".to_string(),
+            Some(a) => a.to_string(),
+        };
+        if !KNOWN_OS.contains(&os.as_str()) || !KNOWN_ARCH.contains(&arch.as_str()) {
+            return Err(bad());
+        }
+        Ok(Platform { os, arch })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +204,18 @@ mod tests {
             check_working_dir("rel").unwrap_err(),
             "the working directory 'rel' is invalid, it needs to be an absolute path"
         );
+    }
+
+    #[test]
+    fn platforms_parse_like_containerd() {
+        let p = Platform::parse("linux/arm64").unwrap();
+        assert_eq!((p.os.as_str(), p.arch.as_str()), ("linux", "arm64"));
+        assert_eq!(Platform::parse("linux").unwrap().arch, "amd64");
+        assert_eq!(Platform::parse("linux/x86_64").unwrap().arch, "amd64");
+        assert_eq!(
+            Platform::parse("bogus").unwrap_err(),
+            "\"bogus\": unknown operating system or architecture: invalid argument"
+        );
+        assert!(Platform::parse("linux/nope").is_err());
     }
 }

@@ -151,6 +151,40 @@ pub fn unsupported_option(
     None
 }
 
+/// `NetworkingConfig` endpoint settings pouchd cannot honour on its built-in networks yet
+/// (`--ip`, `--ip6`, `--link-local-ip`, `--mac-address`, `--network-alias`, links, driver
+/// options). The docker CLI sends an entry for the chosen network with these unset.
+pub fn unsupported_endpoint_option(networking: Option<&Value>) -> Option<String> {
+    let endpoints = networking?.get("EndpointsConfig")?.as_object()?;
+    for (net, ep) in endpoints {
+        let Some(ep) = ep.as_object() else { continue };
+        let set = |k: &str| ep.get(k).is_some_and(|v| !is_unset(k, v));
+        let what = if ep
+            .get("IPAMConfig")
+            .and_then(Value::as_object)
+            .is_some_and(|c| c.iter().any(|(k, v)| !is_unset(k, v)))
+        {
+            Some("a fixed address (--ip, --ip6, --link-local-ip)")
+        } else if set("MacAddress") {
+            Some("a fixed MAC address (--mac-address)")
+        } else if set("Aliases") {
+            Some("network aliases (--network-alias)")
+        } else if set("Links") {
+            Some("links (--link)")
+        } else if set("DriverOpts") {
+            Some("endpoint driver options")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Some(format!(
+                "{what} on network {net} is not supported by pouchd yet"
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +253,29 @@ mod tests {
             let msg = unsupported_option(&h, &Map::new()).unwrap_or_default();
             assert!(msg.contains(word), "{k}: {msg:?}");
             assert!(msg.ends_with("not supported by pouchd yet"), "{msg}");
+        }
+        // What the CLI sends for the chosen network, and what it sends for --ip/--mac.
+        let ep = |extra: Value| {
+            let mut e = json!({"IPAMConfig": null, "Links": null, "Aliases": null,
+                "MacAddress": "", "DriverOpts": null, "NetworkID": "", "EndpointID": "",
+                "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "DNSNames": null});
+            for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+                e[k] = v;
+            }
+            json!({"EndpointsConfig": {"default": e}})
+        };
+        assert_eq!(unsupported_endpoint_option(Some(&ep(json!({})))), None);
+        assert_eq!(unsupported_endpoint_option(None), None);
+        for (extra, word) in [
+            (json!({"IPAMConfig": {"IPv4Address": "10.0.0.9"}}), "--ip"),
+            (json!({"MacAddress": "02:42:ac:11:00:09"}), "--mac-address"),
+            (json!({"Aliases": ["web"]}), "--network-alias"),
+        ] {
+            let msg = unsupported_endpoint_option(Some(&ep(extra))).unwrap_or_default();
+            assert!(
+                msg.contains(word) && msg.ends_with("not supported by pouchd yet"),
+                "{msg}"
+            );
         }
         let cfg = obj(json!({"Volumes": {"/data": {}}}));
         assert_eq!(
