@@ -1069,3 +1069,41 @@ fn rm_leaves_no_mount_veth_or_cgroup_behind() {
     let left = d.leftovers();
     assert!(left.is_empty(), "left behind: {left:#?}");
 }
+
+#[test]
+fn sizes_of_the_writable_layer_on_request() {
+    let Some(d) = Daemon::start() else { return };
+    let img = pulled(&d);
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        &img,
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /big; sleep 60",
+    ]);
+    let image_size = d.get_json(&format!("/images/{img}/json"))["Size"]
+        .as_u64()
+        .expect("image Size");
+    let sizes = |d: &Daemon| {
+        let c = d.get_json(&format!("/containers/{id}/json?size=1"));
+        (c["SizeRw"].as_u64(), c["SizeRootFs"].as_u64())
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || sizes(&d).0 >= Some(100_000)),
+        "{:?}",
+        sizes(&d)
+    );
+    let (rw, rootfs) = sizes(&d);
+    let rw = rw.unwrap();
+    assert!(rw < 110_000, "{rw}");
+    assert_eq!(rootfs, Some(rw + image_size));
+    // Only on request, in inspect and in the list.
+    assert!(d.inspect(&id).get("SizeRw").is_none());
+    let list = d.get_json("/containers/json?size=1");
+    assert_eq!(list[0]["SizeRw"].as_u64(), Some(rw), "{list}");
+    assert!(d.get_json("/containers/json")[0].get("SizeRw").is_none());
+    let shown = d.docker_ok(&["ps", "-s", "--format", "{{.Size}}"]);
+    assert!(shown.starts_with("100kB (virtual "), "{shown}");
+    d.docker_ok(&["rm", "-f", &id]);
+}

@@ -381,10 +381,17 @@ pub async fn logs(
 pub async fn inspect(
     State(engine): State<AppState>,
     Path(id): Path<String>,
+    q: Query,
 ) -> ApiResult<Json<Value>> {
     let h = engine.find(&id).await?;
     let c = h.rec.lock().await.clone();
-    Ok(Json(inspect_json(&engine, &c)))
+    let mut v = inspect_json(&engine, &c);
+    if qbool(&q, "size") {
+        let (rw, rootfs) = engine.container_sizes(&c).await;
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+    }
+    Ok(Json(v))
 }
 
 /// The list's `Image`: the name the container was made from while it still names that
@@ -600,13 +607,20 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
     };
     let rows = engine.list_containers(&opts).await?;
     let now = chrono::Utc::now();
+    let mut sizes = Vec::new();
+    if form_bool(&q, "size") {
+        for c in &rows {
+            sizes.push(engine.container_sizes(c).await);
+        }
+    }
     let out: Vec<Value> = rows
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             let created = chrono::DateTime::parse_from_rfc3339(&c.created)
                 .map(|t| t.timestamp())
                 .unwrap_or(0);
-            json!({
+            let mut row = json!({
                 "Id": c.id,
                 "Names": [format!("/{}", c.name)],
                 "Image": list_image_for(&engine, c),
@@ -620,7 +634,12 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<Json<Va
                 "HostConfig": {"NetworkMode": c.host_config.network_mode},
                 "NetworkSettings": {"Networks": networks_json(&engine, c)},
                 "Mounts": []
-            })
+            });
+            if let Some((rw, rootfs)) = sizes.get(i) {
+                row["SizeRw"] = json!(rw);
+                row["SizeRootFs"] = json!(rootfs);
+            }
+            row
         })
         .collect();
     Ok(Json(Value::Array(out)))

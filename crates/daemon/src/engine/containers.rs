@@ -839,6 +839,25 @@ impl Engine {
         Ok(())
     }
 
+    /// `(SizeRw, SizeRootFs)` of a container, as dockerd's `?size=1` reports them: what its
+    /// writable layer holds (dockerd's `directory.Size` of the upper dir), and that plus its
+    /// image. Walks the upper dir off the async threads.
+    pub async fn container_sizes(&self, c: &Container) -> (u64, u64) {
+        let upper = self.paths(&c.id).upper();
+        let rw = tokio::task::spawn_blocking(move || {
+            pouch_image::unpack::diff_size(&upper).unwrap_or(0)
+        })
+        .await
+        .unwrap_or(0);
+        let image = self
+            .image_index()
+            .by_id
+            .get(&c.image_id)
+            .map(|i| i.size)
+            .unwrap_or(0);
+        (rw, rw + image)
+    }
+
     /// Take the snapshot a wait per `cond` is measured from. Call it before answering the
     /// request: the client may start the container as soon as it has the headers, and an
     /// exit before the snapshot would never be seen.
