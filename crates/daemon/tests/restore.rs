@@ -367,6 +367,26 @@ fn adopted_rm_container_is_removed_when_it_ends() {
 }
 
 #[test]
+fn never_started_rm_container_is_removed_on_restart() {
+    let Some(mut d) = Daemon::start() else { return };
+    let img = image();
+    d.docker_ok(&["pull", &img]);
+    // Its client went away with the daemon: nobody will start it (dockerd removes it too).
+    let gone = d.docker_ok(&["create", "--rm", "--name", "crm", &img, "true"]);
+    let kept = d.docker_ok(&["create", "--name", "plain", &img, "true"]);
+    d.kill9();
+    d.restart();
+    let ids = d.all_ids();
+    assert!(
+        !ids.contains(&gone),
+        "created --rm container survived the restart"
+    );
+    assert!(ids.contains(&kept));
+    // Its name is free again.
+    d.docker_ok(&["create", "--name", "crm", &img, "true"]);
+}
+
+#[test]
 fn crash_without_live_restore_stops_survivors_on_start() {
     let Some(mut d) = Daemon::start_with(&["--live-restore=false"]) else {
         return;

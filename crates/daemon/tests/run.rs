@@ -418,6 +418,16 @@ fn domainname_cgroupns_platform_and_endpoint_options() {
         before,
         "a refused create left a container"
     );
+    // Settings are refused before the image is looked up: no pull for nothing.
+    let never = format!("{}/not/pulled:x", registry());
+    let o = d.docker(&["run", "--rm", "-p", "8080:80", &never, "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("PortBindings"), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("Unable to find image"),
+        "{}",
+        stderr(&o)
+    );
     let body = serde_json::json!({"Image": img, "HostConfig": {"CgroupnsMode": "bogus"}});
     let (st, b) = d.api("POST", "/containers/create", Some(&body.to_string()));
     assert_eq!(st, 400, "{b}");

@@ -128,26 +128,8 @@ impl Engine {
             .map(merge::Platform::parse)
             .transpose()
             .map_err(EngineError::InvalidParameter)?;
-        let image = self.resolve_image(&config.image)?;
-        if let Some(want) = wanted {
-            let field = |k: &str, default: &str| {
-                image
-                    .config
-                    .get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(default)
-                    .to_string()
-            };
-            let (os, arch) = (field("os", "linux"), field("architecture", "amd64"));
-            if want.os != os || want.arch != arch {
-                // dockerd's 404: the CLI then pulls for that platform, which says what is
-                // missing.
-                return Err(EngineError::NotFound(format!(
-                    "image with reference {} was found but does not match the specified platform: wanted {}/{}, actual: {os}/{arch}",
-                    config.image, want.os, want.arch
-                )));
-            }
-        }
+        // Settings first, as dockerd checks them: a refused option must not cost a pull
+        // (the CLI pulls on a 404 for the image).
         if let Some(msg) = super::unsupported::unsupported_option(&host_config.extra, &config.extra)
             .or_else(|| {
                 super::unsupported::unsupported_endpoint_option(body.networking_config.as_ref())
@@ -202,6 +184,26 @@ impl Engine {
         merge::check_env(config.env.as_deref().unwrap_or(&[]))
             .map_err(EngineError::InvalidParameter)?;
         merge::check_working_dir(&config.working_dir).map_err(EngineError::InvalidParameter)?;
+        let image = self.resolve_image(&config.image)?;
+        if let Some(want) = wanted {
+            let field = |k: &str, default: &str| {
+                image
+                    .config
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(default)
+                    .to_string()
+            };
+            let (os, arch) = (field("os", "linux"), field("architecture", "amd64"));
+            if want.os != os || want.arch != arch {
+                // dockerd's 404: the CLI then pulls for that platform, which says what is
+                // missing.
+                return Err(EngineError::NotFound(format!(
+                    "image with reference {} was found but does not match the specified platform: wanted {}/{}, actual: {os}/{arch}",
+                    config.image, want.os, want.arch
+                )));
+            }
+        }
         let id = random_hex(32);
         let image_env = image.run_config_strings("Env").unwrap_or_default();
         let env = merge::merge_env(&image_env, config.env.as_deref().unwrap_or(&[]));

@@ -63,8 +63,12 @@ pub async fn reconcile(engine: &Arc<Engine>) {
                 engine.release_resources(&mut c).await;
                 let _ = engine.store.update_container(&c.id, &*c);
                 drop(c);
-                if auto_remove && status == Status::Exited {
-                    let _ = engine.remove_container(&h.id, true).await;
+                // As dockerd's restore: an AutoRemove container that is not running goes,
+                // whether it exited or never started (its client is gone with the daemon).
+                if auto_remove {
+                    if let Err(e) = engine.remove_container(&h.id, true).await {
+                        warn!(id = %&h.id[..12], error = %e, "auto-remove on restore");
+                    }
                 }
             }
         }
