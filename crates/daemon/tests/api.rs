@@ -849,6 +849,12 @@ fn routes_not_implemented_yet_are_501_not_404() {
         ("POST", format!("/v1.47/containers/{id}/exec")),
         ("POST", "/networks/create".to_string()),
         ("GET", "/system/df".to_string()),
+        ("POST", format!("/images/{}/push", image())),
+        ("GET", format!("/images/{}/get", image())),
+        ("GET", "/images/get?names=x".to_string()),
+        ("POST", "/images/load".to_string()),
+        ("POST", "/images/prune".to_string()),
+        ("GET", "/images/search?term=x".to_string()),
     ] {
         let (st, b) = d.api(method, &path, Some("{}"));
         assert_eq!(st, 501, "{method} {path}: {b}");
@@ -865,6 +871,15 @@ fn routes_not_implemented_yet_are_501_not_404() {
         "{}",
         stderr(&o)
     );
+    // The built-in networks cannot be removed; volumes do not exist.
+    let o = d.docker(&["network", "rm", "bridge"]);
+    assert!(
+        stderr(&o).contains("bridge is a pre-defined network and cannot be removed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["volume", "rm", "nosuchvol"]);
+    assert!(stderr(&o).contains("no such volume"), "{}", stderr(&o));
     // Swarm routes answer like a dockerd outside a swarm.
     let (st, b) = d.api("GET", "/swarm", None);
     assert_eq!(st, 503, "{b}");

@@ -248,7 +248,23 @@ pub async fn get_dispatch(
         let rows = engine.image_history(name)?;
         return Ok(Json(serde_json::to_value(rows).unwrap_or(Value::Null)));
     }
+    if rest == "get" || rest.ends_with("/get") {
+        return Err(not_implemented("docker save"));
+    }
+    if rest == "search" {
+        // Never a registry query from here: search is not served at all.
+        return Err(not_implemented("docker search"));
+    }
     Err(ApiError(StatusCode::NOT_FOUND, "page not found".into()))
+}
+
+/// Image routes that exist in the Docker API but not in pouchd yet: 501, as the other
+/// not-yet-served routes (`api/unimplemented.rs`); a 404 would read as "no such image".
+fn not_implemented(what: &str) -> ApiError {
+    ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("{what} is not implemented by pouchd yet"),
+    )
 }
 
 pub async fn post_dispatch(
@@ -261,6 +277,14 @@ pub async fn post_dispatch(
         let repo = q.get("repo").cloned().unwrap_or_default();
         engine.tag_image(name, &repo, q.get("tag").map(|s| s.as_str()).unwrap_or(""))?;
         return Ok(StatusCode::CREATED);
+    }
+    if rest.ends_with("/push") {
+        return Err(not_implemented("docker push"));
+    }
+    match rest.as_str() {
+        "load" => return Err(not_implemented("docker load")),
+        "prune" => return Err(not_implemented("docker image prune")),
+        _ => {}
     }
     Err(ApiError(StatusCode::NOT_FOUND, "page not found".into()))
 }

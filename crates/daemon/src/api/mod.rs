@@ -121,9 +121,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .delete(images::delete),
         )
         .route("/networks", get(networks::list))
-        .route("/networks/{id}", get(networks::inspect))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
         .route("/volumes", get(system::volumes))
-        .route("/volumes/{id}", get(system::no_such_volume))
+        .route(
+            "/volumes/{id}",
+            get(system::no_such_volume).delete(system::no_such_volume),
+        )
         .route("/plugins/{id}/json", get(system::no_such_plugin));
     unimplemented::routes(served)
         .fallback(unimplemented::fallback)

@@ -149,3 +149,15 @@ pub async fn inspect(
     };
     Ok(Json(network_json(&engine, name, driver, containers)))
 }
+
+/// `DELETE /networks/{id}`: the built-in networks cannot be removed (dockerd's 403), and
+/// there are no others yet.
+pub async fn remove(State(engine): State<AppState>, Path(id): Path<String>) -> ApiError {
+    match find(&engine, &id) {
+        Some((name, _)) => ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{name} is a pre-defined network and cannot be removed"),
+        ),
+        None => ApiError(StatusCode::NOT_FOUND, format!("network {id} not found")),
+    }
+}

@@ -563,22 +563,26 @@ impl Daemon {
             .args(["link", "del", "dev", &self.bridge])
             .stderr(Stdio::null())
             .status();
-        let rules = String::from_utf8_lossy(
-            &Command::new("iptables")
-                .args(["-S"])
-                .output()
-                .map(|o| o.stdout)
-                .unwrap_or_default(),
-        )
-        .into_owned();
-        for r in rules.lines().filter(|r| r.contains(&self.bridge)) {
-            if let Some(rest) = r.strip_prefix("-A ") {
-                let mut args = vec!["-D".to_string()];
-                args.extend(iptables_words(rest));
-                let _ = Command::new("iptables")
-                    .args(&args)
-                    .stderr(Stdio::null())
-                    .status();
+        // The bridge's accept rules (filter) and its masquerade (nat), if pouchd could not
+        // remove them itself.
+        for table in ["filter", "nat"] {
+            let rules = String::from_utf8_lossy(
+                &Command::new("iptables")
+                    .args(["-t", table, "-S"])
+                    .output()
+                    .map(|o| o.stdout)
+                    .unwrap_or_default(),
+            )
+            .into_owned();
+            for r in rules.lines().filter(|r| r.contains(&self.bridge)) {
+                if let Some(rest) = r.strip_prefix("-A ") {
+                    let mut args = vec!["-t".to_string(), table.to_string(), "-D".to_string()];
+                    args.extend(iptables_words(rest));
+                    let _ = Command::new("iptables")
+                        .args(&args)
+                        .stderr(Stdio::null())
+                        .status();
+                }
             }
         }
         remove_cgroups(&cgroup_parent(&self.exec_root));
