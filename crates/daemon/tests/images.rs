@@ -1361,3 +1361,61 @@ fn image_inspect_shape_as_dockerd() {
     d.docker_ok(&["rm", "-f", &running]);
     assert_no_500s(&d);
 }
+
+#[test]
+fn a_pull_whose_client_goes_away_stops_and_leaves_nothing() {
+    let Some(d) = Daemon::start() else { return };
+    fixture::big_image(&registry());
+    // The same registry at about 1 MB/s: the 6 MiB layer takes several seconds.
+    let slow = TcpForwarder::start_with_rate(
+        std::net::Ipv4Addr::LOCALHOST,
+        registry().parse().unwrap(),
+        Some(1_000_000),
+    );
+    let img = format!("{}/{}/big:v1", slow.addr, fixture::NAMESPACE);
+    let mut child = d
+        .docker_cmd(&["pull", &img])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker pull");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Wait for the download to be under way, then go away as Ctrl-C does.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = String::new();
+    while std::time::Instant::now() < deadline && !seen.contains("Pulling fs layer") {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            seen.push_str(&l);
+            seen.push('\n');
+        }
+    }
+    assert!(
+        seen.contains("Pulling fs layer"),
+        "no download started: {seen}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        eventually(std::time::Duration::from_secs(15), || d
+            .log()
+            .contains("pull stopped: its client went away")),
+        "the pull went on without its client:\n{}",
+        d.log()
+    );
+    assert!(d.docker_ok(&["images", "-q"]).is_empty());
+    let ingest = d.data_root.join("image/content/ingest");
+    let left: Vec<_> = std::fs::read_dir(&ingest)
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "partial download left: {left:?}");
+}

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 /// Why a pull failed. Display strings follow Docker's where the daemon forwards them.
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
+    /// Whoever asked for the pull went away (the client disconnected, `docker pull` got
+    /// Ctrl-C): stop, as dockerd cancels its context. What is complete stays.
+    #[error("context canceled")]
+    Cancelled,
+
     /// TCP connect failed, DNS failed or the connection broke: the registry is not reachable.
     #[error("registry {registry} unreachable: {message}")]
     Unreachable { registry: String, message: String },

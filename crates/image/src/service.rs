@@ -142,14 +142,18 @@ pub struct ImageService {
     max_concurrent_downloads: usize,
 }
 
-/// Sends progress, ignoring a receiver that went away (the client disconnected: the pull
-/// still finishes so its work is not wasted).
+/// Sends progress. A receiver that went away means nobody waits for the pull any more:
+/// downloads check [`ProgressTx::cancelled`] and stop (complete blobs and layers stay).
 #[derive(Clone)]
 struct ProgressTx(UnboundedSender<Progress>);
 
 impl ProgressTx {
     fn send(&self, p: Progress) {
         let _ = self.0.send(p);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.0.is_closed()
     }
 }
 
@@ -637,6 +641,10 @@ impl ImageService {
         let mut current: u64 = 0;
         let mut throttle = Throttle::new();
         while let Some(chunk) = stream.next().await {
+            if tx.cancelled() {
+                // The TempFile guard removes the partial download.
+                return Err(PullError::Cancelled);
+            }
             let chunk = chunk.map_err(|e| map_stream_error(e, r.registry_host(), &desc.digest))?;
             current += chunk.len() as u64;
             if total > 0 && current > total {

@@ -65,16 +65,25 @@ pub async fn pull(State(engine): State<AppState>, q: Query) -> ApiResult<Respons
                 serde_json::to_string(p).unwrap_or_default()
             ))
         };
-        let _ = tx.send(line(&first));
-        while let Some(p) = prx.recv().await {
-            let _ = tx.send(line(&p));
+        let mut gone = tx.send(line(&first)).is_err();
+        while !gone {
+            match prx.recv().await {
+                Some(p) => gone = tx.send(line(&p)).is_err(),
+                None => break,
+            }
         }
+        // The client went away: dropping the receiver tells the pull to stop.
+        drop(prx);
         let result = match job.await {
             Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if let Err(msg) = result {
-            let _ = tx.send(line(&pouch_image::Progress::error(msg)));
+        match result {
+            Err(msg) if gone => tracing::info!(error = %msg, "pull stopped: its client went away"),
+            Err(msg) => {
+                let _ = tx.send(line(&pouch_image::Progress::error(msg)));
+            }
+            Ok(()) => {}
         }
     });
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())

@@ -293,3 +293,28 @@ pub fn three_layer_spec() -> Spec {
         extra: json!({}),
     }
 }
+
+/// An image with one large layer that does not compress (a fixed pseudo-random stream), to
+/// give a pull time to be interrupted.
+pub fn big_image(registry: &str) -> Pushed {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..6 * 1024 * 1024)
+        .map(|_| {
+            // xorshift64: cheap, fixed, incompressible enough for gzip.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let spec = Spec {
+        layers: vec![Tar::new()
+            .dir("data")
+            .file("data/blob", &data, 0o644)
+            .finish()],
+        history: vec![json!({"created_by": "big"})],
+        run_config: json!({"Cmd": ["true"]}),
+        extra: json!({}),
+    };
+    push(registry, "big", "v1", &spec)
+}

@@ -797,6 +797,15 @@ pub struct TcpForwarder {
 
 impl TcpForwarder {
     pub fn start(listen_ip: Ipv4Addr, to: std::net::SocketAddr) -> TcpForwarder {
+        Self::start_with_rate(listen_ip, to, None)
+    }
+
+    /// Like `start`, passing at most `bytes_per_sec` in each direction (a slow registry).
+    pub fn start_with_rate(
+        listen_ip: Ipv4Addr,
+        to: std::net::SocketAddr,
+        bytes_per_sec: Option<u64>,
+    ) -> TcpForwarder {
         use std::net::{TcpListener, TcpStream};
         use std::sync::atomic::Ordering;
         let listener = TcpListener::bind((listen_ip, 0)).expect("bind forwarder");
@@ -804,9 +813,17 @@ impl TcpForwarder {
         let addr = listener.local_addr().expect("forwarder addr");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop2 = stop.clone();
-        let pipe = |mut from: TcpStream, mut to: TcpStream| {
+        let pipe = move |mut from: TcpStream, mut to: TcpStream| {
             std::thread::spawn(move || {
-                let _ = std::io::copy(&mut from, &mut to);
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n) = from.read(&mut buf) {
+                    if n == 0 || to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    if let Some(rate) = bytes_per_sec {
+                        std::thread::sleep(Duration::from_micros(n as u64 * 1_000_000 / rate));
+                    }
+                }
                 let _ = to.shutdown(std::net::Shutdown::Write);
             });
         };
