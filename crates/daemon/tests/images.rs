@@ -1419,3 +1419,37 @@ fn a_pull_whose_client_goes_away_stops_and_leaves_nothing() {
         .unwrap_or_default();
     assert!(left.is_empty(), "partial download left: {left:?}");
 }
+
+#[test]
+fn overlapping_pulls_of_a_new_image_both_report_it_downloaded() {
+    let Some(d) = Daemon::start() else { return };
+    fixture::big_image(&registry());
+    // Slow enough that the second pull starts while the first is still downloading.
+    let slow = TcpForwarder::start_with_rate(
+        std::net::Ipv4Addr::LOCALHOST,
+        registry().parse().unwrap(),
+        Some(4_000_000),
+    );
+    let img = format!("{}/{}/big:v1", slow.addr, fixture::NAMESPACE);
+    let spawn = || {
+        d.docker_cmd(&["pull", &img])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker pull")
+    };
+    let first = spawn();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = spawn();
+    for child in [first, second] {
+        let o = child.wait_with_output().expect("pull output");
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("Status: Downloaded newer image for {img}")),
+            "{}",
+            stdout(&o)
+        );
+    }
+    // A third, afterwards, finds it there.
+    assert!(d.docker_ok(&["pull", &img]).contains("Image is up to date"));
+}

@@ -252,6 +252,17 @@ impl Engine {
         r: &Reference,
         progress: &mpsc::UnboundedSender<Progress>,
     ) -> Result<bool> {
+        // What the reference named before this pull began: a pull that waited for another
+        // one of the same reference still brought it (dockerd says "Downloaded newer image"
+        // to both).
+        let tag_before = self.image_index().tags.get(&r.familiar()).cloned();
+        let digest_known_before = r.digest.as_ref().is_some_and(|d| {
+            let want = format!("{}@{d}", r.repo_familiar());
+            self.image_index()
+                .by_id
+                .values()
+                .any(|i| i.repo_digests.contains(&want))
+        });
         let lock = {
             let mut locks = self.pull_locks.lock().await;
             locks.entry(r.familiar()).or_default().clone()
@@ -273,7 +284,7 @@ impl Engine {
             r.repo_familiar(),
             r.digest.as_deref().unwrap_or(&pulled.manifest_digest)
         );
-        let had_digest = {
+        {
             let mut idx = self.image_index_mut();
             let mut img = match idx.by_id.get(&pulled.id) {
                 Some(existing) => (**existing).clone(),
@@ -290,25 +301,21 @@ impl Engine {
             };
             // Sizes are the store's (dockerd's way of counting, see pouch-image unpack).
             img.size = pulled.size;
-            let had = img.repo_digests.contains(&digest_ref);
-            if !had {
+            if !img.repo_digests.contains(&digest_ref) {
                 img.repo_digests.push(digest_ref);
             }
             self.store.put_image(&img.id, &img)?;
             idx.by_id.insert(img.id.clone(), Arc::new(img));
-            had
-        };
+        }
         let newer = match &r.digest {
-            Some(_) => !had_digest,
+            Some(_) => !digest_known_before,
             None => {
                 let name = r.familiar();
-                let old = self.image_index().tags.get(&name).cloned();
-                if old.as_deref() != Some(pulled.id.as_str()) {
+                let now = self.image_index().tags.get(&name).cloned();
+                if now.as_deref() != Some(pulled.id.as_str()) {
                     self.tag_image_id(&pulled.id, &name)?;
-                    true
-                } else {
-                    false
                 }
+                tag_before.as_deref() != Some(pulled.id.as_str())
             }
         };
         self.emit_image("pull", &r.familiar(), &r.repo_familiar());
