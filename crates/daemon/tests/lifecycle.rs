@@ -317,6 +317,10 @@ fn logs_keep_streams_apart_tail_timestamps_since() {
     assert_eq!((out.as_str(), err.as_str()), ("", ""));
     let (out, _) = logs(&d, &["--tail", "all", &id]);
     assert_eq!(out.lines().count(), 5);
+    // --details: dockerd's space where the (empty) log attributes go.
+    let (out, err) = logs(&d, &["--details", &id]);
+    assert_eq!(out, " out1\n out2\n out3\n out4\n out5\n");
+    assert_eq!(err, " err1\n");
 
     // -t: RFC 3339 with nanoseconds, then a space, then the line.
     let (out, err) = logs(&d, &["-t", &id]);

@@ -195,6 +195,21 @@ fn pull_prints_progress_and_images_match_docker() {
     assert_eq!(digest(&ours), digest(&theirs));
     assert!(ours.contains("sha256:"), "{ours}");
     assert_eq!(pouch_ok(&d, &["images", "-q", "-f", "dangling=true"]), "");
+    // images REPOSITORY[:TAG], as docker's.
+    let alias = format!("{}/alias/x:1", registry());
+    d.docker_ok(&["tag", &image(), &alias]);
+    for repo in [alias.clone(), format!("{}/alias/x", registry()), image()] {
+        let f = "{{.Repository}}:{{.Tag}}";
+        assert_eq!(
+            pouch_ok(&d, &["images", "--format", f, &repo]).trim_end(),
+            d.docker_ok(&["images", "--format", f, &repo]),
+            "{repo}"
+        );
+    }
+    assert_eq!(
+        pouch_ok(&d, &["images", "-q", "127.0.0.1:5000/none/such"]),
+        ""
+    );
 
     // Bad references and unknown images fail with one line.
     let o = d.pouch(&["pull", "127.0.0.1:5000/nope:latest"]);

@@ -29,6 +29,9 @@ pub struct ImagesArgs {
     /// Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')
     #[arg(long)]
     pub format: Option<String>,
+    /// Only images of this repository (and tag), as docker's `images REPOSITORY[:TAG]`
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub repository: Option<String>,
 }
 
 /// The header row of a `table` template.
@@ -87,9 +90,14 @@ pub async fn cmd(client: &Client, a: ImagesArgs) -> Result<i32> {
     if a.all {
         q.push("all=1".to_string());
     }
-    if !a.filter.is_empty() {
+    // docker sends the positional argument as one more `reference` filter.
+    let mut filters = a.filter.clone();
+    if let Some(r) = &a.repository {
+        filters.push(("reference".to_string(), r.clone()));
+    }
+    if !filters.is_empty() {
         let mut f = serde_json::Map::new();
-        for (k, v) in &a.filter {
+        for (k, v) in &filters {
             if let Value::Object(m) = f
                 .entry(k.clone())
                 .or_insert_with(|| Value::Object(serde_json::Map::new()))

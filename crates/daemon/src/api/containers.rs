@@ -303,6 +303,7 @@ pub async fn logs(
         since: time_param(&q, "since")?,
         until: time_param(&q, "until")?,
         timestamps: qbool(&q, "timestamps"),
+        details: qbool(&q, "details"),
     };
     if !opts.stdout && !opts.stderr {
         return Err(ApiError(
@@ -322,8 +323,9 @@ pub async fn logs(
         )
     };
     let (tx, body) = channel_body();
+    let render_opts = opts.clone();
     let frame = move |e: &logs::LogEntry| -> Bytes {
-        let data = logs::render(e, opts.timestamps);
+        let data = logs::render(e, &render_opts);
         if tty {
             Bytes::from(data)
         } else {

@@ -22,6 +22,9 @@ pub struct LogOptions {
     /// Unix time in nanoseconds: only entries at or before it.
     pub until: Option<i128>,
     pub timestamps: bool,
+    /// `--details`: the entry's attributes before the line (none yet: `--log-opt labels`
+    /// comes later), so just dockerd's separating space.
+    pub details: bool,
 }
 
 impl LogOptions {
@@ -115,17 +118,22 @@ pub fn select(entries: Vec<LogEntry>, opts: &LogOptions) -> Vec<LogEntry> {
 /// The bytes one entry produces on the wire (with the timestamp prefix if asked).
 /// Timestamps are printed as dockerd prints them: RFC 3339, UTC, always nine fraction digits
 /// (the file holds Go's RFC3339Nano, which drops trailing zeros).
-pub fn render(e: &LogEntry, timestamps: bool) -> Vec<u8> {
-    if timestamps {
+pub fn render(e: &LogEntry, opts: &LogOptions) -> Vec<u8> {
+    let line = if opts.details {
+        format!(" {}", e.log)
+    } else {
+        e.log.clone()
+    };
+    if opts.timestamps {
         let time = chrono::DateTime::parse_from_rfc3339(&e.time)
             .map(|t| {
                 t.with_timezone(&chrono::Utc)
                     .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
             })
             .unwrap_or_else(|_| e.time.clone());
-        format!("{time} {}", e.log).into_bytes()
+        format!("{time} {line}").into_bytes()
     } else {
-        e.log.clone().into_bytes()
+        line.into_bytes()
     }
 }
 
@@ -213,9 +221,28 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(select(all.clone(), &since).len(), 2);
+        let ts = LogOptions {
+            timestamps: true,
+            ..Default::default()
+        };
         assert_eq!(
-            render(&all[0], true),
+            render(&all[0], &ts),
             b"2026-01-01T00:00:01.000000000Z a\n".to_vec()
+        );
+        // --details: dockerd's space for the (empty) attributes, after the timestamp.
+        let details = LogOptions {
+            details: true,
+            ..Default::default()
+        };
+        assert_eq!(render(&all[0], &details), b" a\n".to_vec());
+        let both = LogOptions {
+            timestamps: true,
+            details: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            render(&all[0], &both),
+            b"2026-01-01T00:00:01.000000000Z  a\n".to_vec()
         );
         // Go's RFC3339Nano in the file drops zeros; the output keeps nine digits.
         let short = LogEntry {
@@ -224,7 +251,7 @@ mod tests {
             time: "2026-01-01T00:00:01.12Z".into(),
         };
         assert_eq!(
-            render(&short, true),
+            render(&short, &ts),
             b"2026-01-01T00:00:01.120000000Z x\n".to_vec()
         );
         std::fs::remove_dir_all(&d).unwrap();
