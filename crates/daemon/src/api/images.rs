@@ -11,10 +11,14 @@ use axum::Json;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+/// Go's zero time (`0001-01-01T00:00:00Z`) in Unix seconds: what dockerd sends for an image
+/// without a creation time, which the CLI shows as "N/A".
+const GO_ZERO_TIME_UNIX: i64 = -62_135_596_800;
+
 fn created_unix(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp())
-        .unwrap_or(0)
+        .unwrap_or(GO_ZERO_TIME_UNIX)
 }
 
 /// `POST /images/create?fromImage=REPO&tag=TAG`: Docker's JSON progress stream. An error
@@ -313,4 +317,20 @@ pub async fn delete(
             })
             .collect(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_without_a_time_is_gos_zero_time() {
+        assert_eq!(created_unix("2026-01-01T00:00:00Z"), 1_767_225_600);
+        // What the docker CLI shows as "N/A", not "56 years ago".
+        assert_eq!(created_unix(""), GO_ZERO_TIME_UNIX);
+        assert_eq!(
+            chrono::DateTime::from_timestamp(GO_ZERO_TIME_UNIX, 0).map(|t| t.to_rfc3339()),
+            Some("0001-01-01T00:00:00+00:00".to_string())
+        );
+    }
 }
