@@ -193,6 +193,46 @@ fn info_reports_counts_and_host_facts() {
     assert_eq!(i["OSType"], "linux", "{i}");
     assert_eq!(i["LiveRestoreEnabled"], true, "{i}");
     assert_eq!(i["DefaultRuntime"], "runc", "{i}");
+    // Host facts read off the host, not assumed.
+    let sysctl =
+        |k: &str| std::fs::read_to_string(format!("/proc/sys/{k}")).is_ok_and(|v| v.trim() == "1");
+    assert_eq!(i["IPv4Forwarding"], sysctl("net/ipv4/ip_forward"), "{i}");
+    assert_eq!(
+        i["BridgeNfIptables"],
+        sysctl("net/bridge/bridge-nf-call-iptables"),
+        "{i}"
+    );
+    let fs_type = String::from_utf8_lossy(
+        &std::process::Command::new("stat")
+            .args(["-f", "-c", "%T"])
+            .arg(&d.data_root)
+            .output()
+            .expect("stat")
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let backing = i["DriverStatus"][0][1].as_str().unwrap_or("");
+    let expect = match fs_type.as_str() {
+        "ext2/ext3" => "extfs",
+        other => other,
+    };
+    assert_eq!(backing, expect, "{i}");
+    let os_version = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VERSION_ID=")
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_default();
+    assert_eq!(i["OSVersion"], os_version.as_str(), "{i}");
+    assert!(i["NFd"].as_u64().unwrap_or(0) > 0, "{i}");
+    assert_eq!(
+        i["Plugins"]["Network"],
+        json!(["bridge", "host", "null"]),
+        "{i}"
+    );
     assert_eq!(
         i["SecurityOptions"],
         json!(["name=seccomp,profile=default"]),

@@ -54,16 +54,53 @@ pub async fn version(State(engine): State<AppState>) -> Json<Value> {
     }))
 }
 
-fn os_name() -> String {
+/// A `/proc/sys/<key>` switch is on ("1").
+fn sysctl_on(key: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/{key}")).is_ok_and(|v| v.trim() == "1")
+}
+
+/// Descriptors pouchd has open (dockerd's `NFd`).
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// dockerd's name for the filesystem under the data root (its `fsutils` magic table).
+fn backing_filesystem(root: &std::path::Path) -> &'static str {
+    use nix::sys::statfs::{
+        statfs, BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC,
+    };
+    match statfs(root) {
+        Ok(s) if s.filesystem_type() == EXT4_SUPER_MAGIC => "extfs",
+        Ok(s) if s.filesystem_type() == XFS_SUPER_MAGIC => "xfs",
+        Ok(s) if s.filesystem_type() == BTRFS_SUPER_MAGIC => "btrfs",
+        Ok(s) if s.filesystem_type() == TMPFS_MAGIC => "tmpfs",
+        _ => "<unknown>",
+    }
+}
+
+/// A key of `/etc/os-release`, unquoted.
+fn os_release(key: &str) -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|s| {
             s.lines().find_map(|l| {
-                l.strip_prefix("PRETTY_NAME=")
+                l.strip_prefix(key)
+                    .and_then(|r| r.strip_prefix('='))
                     .map(|v| v.trim_matches('"').to_string())
             })
         })
-        .unwrap_or_else(|| "Linux".into())
+        .unwrap_or_default()
+}
+
+fn os_name() -> String {
+    let name = os_release("PRETTY_NAME");
+    if name.is_empty() {
+        "Linux".into()
+    } else {
+        name
+    }
 }
 
 fn mem_total() -> u64 {
@@ -97,11 +134,14 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "Containers": total, "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
         "Images": images,
         "Driver": "overlay2",
-        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": null, "Log": ["json-file"]},
+        "DriverStatus": [["Backing Filesystem", backing_filesystem(&cfg.flags.data_root)], ["Supports d_type", "true"]],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": null, "Log": ["json-file"]},
         "MemoryLimit": true, "SwapLimit": true, "KernelMemory": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,
-        "CPUShares": true, "CPUSet": true, "PidsLimit": true, "IPv4Forwarding": true, "BridgeNfIptables": true,
-        "BridgeNfIp6tables": true, "Debug": false, "NFd": 0, "OomKillDisable": true, "NGoroutines": 0,
+        "CPUShares": true, "CPUSet": true, "PidsLimit": true,
+        "IPv4Forwarding": sysctl_on("net/ipv4/ip_forward"),
+        "BridgeNfIptables": sysctl_on("net/bridge/bridge-nf-call-iptables"),
+        "BridgeNfIp6tables": sysctl_on("net/bridge/bridge-nf-call-ip6tables"),
+        "Debug": false, "NFd": open_fds(), "OomKillDisable": true, "NGoroutines": 0,
         "SystemTime": super::super::engine::now_rfc3339(),
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
@@ -109,11 +149,11 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "NEventsListener": engine.events.listeners(),
         "KernelVersion": kernel_version(),
         "OperatingSystem": os_name(),
-        "OSVersion": "",
+        "OSVersion": os_release("VERSION_ID"),
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": null, "AllowNondistributableArtifactsHostnames": null,
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
                            "InsecureRegistryCIDRs": insecure, "IndexConfigs": {}, "Mirrors": []},
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "MemTotal": mem_total(),
@@ -135,7 +175,7 @@ pub async fn info(State(engine): State<AppState>) -> Json<Value> {
         "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": ["name=seccomp,profile=default"],
         "DefaultAddressPools": [{"Base": engine.bridge.subnet().to_string(), "Size": engine.bridge.subnet().prefix_len()}],
-        "Warnings": []
+        "Warnings": null
     }))
 }
 
