@@ -634,10 +634,17 @@ pub fn cgroup_parent(exec_root: &Path) -> String {
     format!("pouch-{}", &hex::encode(h)[..8])
 }
 
+/// Remove the daemon's cgroup parent and its children. A process that was just killed
+/// keeps its cgroup busy for a moment, so try again for up to 3 s.
 fn remove_cgroups(parent: &str) {
-    if let Ok(ctrls) = std::fs::read_dir("/sys/fs/cgroup") {
-        for c in ctrls.flatten() {
-            let p = c.path().join(parent);
+    let dirs = || -> Vec<PathBuf> {
+        std::fs::read_dir("/sys/fs/cgroup")
+            .map(|r| r.flatten().map(|c| c.path().join(parent)).collect())
+            .unwrap_or_default()
+    };
+    for _ in 0..30 {
+        let mut left = false;
+        for p in dirs() {
             if let Ok(children) = std::fs::read_dir(&p) {
                 for ch in children.flatten() {
                     if ch.path().is_dir() {
@@ -645,8 +652,14 @@ fn remove_cgroups(parent: &str) {
                     }
                 }
             }
-            let _ = std::fs::remove_dir(&p);
+            if std::fs::remove_dir(&p).is_err() && p.exists() {
+                left = true;
+            }
         }
+        if !left {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
