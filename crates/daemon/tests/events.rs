@@ -6,9 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Now as the CLI passes a time to the server: `SECONDS.NANOS`.
@@ -21,23 +19,13 @@ fn now_ts() -> String {
 
 /// Run `cmd` to completion, killing it after `limit` (the test then fails on its status).
 fn output_within(mut cmd: Command, limit: Duration) -> (Output, bool) {
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + limit;
-    let mut timed_out = false;
-    while child.try_wait().ok().flatten().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            timed_out = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (child.wait_with_output().expect("child output"), timed_out)
+    wait_bounded(child, limit)
 }
 
 /// `docker events --format '{{json .}}' ARGS` with an `--until` (so it ends), parsed.
@@ -203,58 +191,24 @@ fn lifecycle_events_carry_signal_size_and_stop() {
     assert_eq!(dies, ["137", "137", "137"]);
 }
 
-/// Reads a child's stdout lines on a thread, so the test can wait on them with a bound.
-struct LiveEvents {
-    child: std::process::Child,
-    rx: mpsc::Receiver<String>,
-}
+/// A live `docker events --format '{{json .}}'`, its lines parsed.
+struct LiveEvents(LiveLines);
 
 impl LiveEvents {
-    fn start(mut cmd: Command) -> LiveEvents {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn docker events");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        LiveEvents { child, rx }
+    fn start(cmd: Command) -> LiveEvents {
+        LiveEvents(LiveLines::spawn(cmd))
     }
 
     /// Events until `done` says stop, for at most `limit`.
     fn until(&self, limit: Duration, mut done: impl FnMut(&Value) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + limit;
-        let mut got = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.rx.recv_timeout(left) {
-                Ok(l) => {
-                    let v: Value =
-                        serde_json::from_str(&l).unwrap_or_else(|e| panic!("bad event {l}: {e}"));
-                    let stop = done(&v);
-                    got.push(v);
-                    if stop {
-                        break;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        got
-    }
-}
-
-impl Drop for LiveEvents {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let parse = |l: &str| -> Value {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event {l}: {e}"))
+        };
+        self.0
+            .until(limit, |l| done(&parse(l)))
+            .iter()
+            .map(|l| parse(l))
+            .collect()
     }
 }
 

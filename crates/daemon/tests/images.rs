@@ -1373,38 +1373,17 @@ fn a_pull_whose_client_goes_away_stops_and_leaves_nothing() {
         Some(1_000_000),
     );
     let img = format!("{}/{}/big:v1", slow.addr, fixture::NAMESPACE);
-    let mut child = d
-        .docker_cmd(&["pull", &img])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("docker pull");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let pull = LiveLines::spawn(d.docker_cmd(&["pull", &img]));
     // Wait for the download to be under way, then go away as Ctrl-C does.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut seen = String::new();
-    while std::time::Instant::now() < deadline && !seen.contains("Pulling fs layer") {
-        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
-            seen.push_str(&l);
-            seen.push('\n');
-        }
-    }
+    let seen = pull.until(std::time::Duration::from_secs(30), |l| {
+        l.contains("Pulling fs layer")
+    });
     assert!(
-        seen.contains("Pulling fs layer"),
-        "no download started: {seen}"
+        seen.iter().any(|l| l.contains("Pulling fs layer")),
+        "no download started: {seen:?}"
     );
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(pull);
     assert!(
         eventually(std::time::Duration::from_secs(15), || d
             .log()

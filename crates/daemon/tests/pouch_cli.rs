@@ -5,8 +5,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use common::*;
 
@@ -38,20 +38,7 @@ fn pouch_stdin(d: &Daemon, args: &[&str], input: &[u8]) -> Output {
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(input).expect("write stdin");
     drop(stdin);
-    wait_bounded(child, Duration::from_secs(60))
-}
-
-/// Wait for a child for at most `limit` (killing it then) and collect its output.
-fn wait_bounded(mut child: Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().ok().flatten().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("child output")
+    wait_output_bounded(child, Duration::from_secs(60))
 }
 
 /// Run pouch and panic unless it exits 0; returns stdout.
@@ -382,7 +369,7 @@ fn logs_follow_until_exit_and_streams_apart() {
         "logs -f ended early"
     );
     std::fs::write(format!("/proc/{pid}/root/tmp/go"), b"").expect("trigger");
-    let o = wait_bounded(child, Duration::from_secs(20));
+    let o = wait_output_bounded(child, Duration::from_secs(20));
     assert!(o.status.success(), "logs -f: {}", stderr(&o));
     let lines = reader.join().expect("reader");
     assert_eq!(lines, vec!["one", "three"], "stdout of logs -f");

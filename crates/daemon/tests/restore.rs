@@ -6,9 +6,7 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A container that prints `line0`, `line1`, ... five times a second.
@@ -54,16 +52,6 @@ fn run_counter(d: &Daemon, name: &str, extra: &[&str]) -> i64 {
     pid_of(d, name)
 }
 
-/// The child's output once it exits, killing it after `limit`.
-fn output_within(mut child: std::process::Child, limit: Duration) -> std::process::Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    child.wait_with_output().expect("child output")
-}
-
 /// Assert the daemon is clean: stopped, nothing of it left on the host.
 fn assert_no_leftovers(d: &mut Daemon) {
     let st = d.term().expect("daemon was running");
@@ -94,28 +82,12 @@ fn sigkill_then_restart_adopts_running_container() {
 
     // A new `logs -f` shows everything written before, during and after the outage, and
     // keeps following.
-    let mut child = d
-        .docker_cmd(&["logs", "-f", "counter"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker logs -f");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines() {
-            let Ok(l) = l else { break };
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
+    let follow = LiveLines::spawn(d.docker_cmd(&["logs", "-f", "counter"]));
     let mut seen: Vec<u64> = Vec::new();
     let mut target: Option<u64> = None;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) else {
+        let Some(l) = follow.next_line(Duration::from_millis(200)) else {
             continue;
         };
         if let Some(n) = line_numbers(&l).first() {
@@ -130,8 +102,7 @@ fn sigkill_then_restart_adopts_running_container() {
             break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(follow);
     assert_eq!(seen.first(), Some(&0), "old output missing: {seen:?}");
     let t = target.expect("never saw line0");
     assert!(
@@ -173,7 +144,7 @@ fn sigkill_then_restart_adopts_running_container() {
     assert_eq!(st["Status"], "exited", "{st}");
     assert_eq!(st["ExitCode"], 137, "{st}");
     assert!(!pid_alive(pid), "stop left the process running");
-    let w = output_within(waiter, Duration::from_secs(20));
+    let w = wait_output_bounded(waiter, Duration::from_secs(20));
     assert_eq!(stdout(&w).trim(), "137", "{}", stderr(&w));
     d.docker_ok(&["rm", "counter"]);
     assert!(d.all_ids().is_empty());
@@ -245,30 +216,15 @@ fn sigterm_with_live_restore_leaves_containers_running() {
         vec!["logs", "-f", "keep"],
         vec!["attach", "--no-stdin", "keep"],
     ] {
-        let mut child = d
-            .docker_cmd(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker follower");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        let first = rx.recv_timeout(Duration::from_secs(15));
-        assert!(first.is_ok(), "docker {args:?} streamed nothing");
-        followers.push(child);
+        let follower = LiveLines::spawn(d.docker_cmd(&args));
+        let first = follower.next_line(Duration::from_secs(15));
+        assert!(first.is_some(), "docker {args:?} streamed nothing");
+        followers.push(follower);
     }
 
     let st = d.term().expect("daemon was running");
     assert!(st.success(), "pouchd exited with {st}");
-    for f in followers {
-        output_within(f, Duration::from_secs(20));
-    }
+    drop(followers);
     // The bridge stays while containers use it.
     assert!(
         std::process::Command::new("ip")

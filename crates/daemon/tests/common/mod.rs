@@ -697,16 +697,81 @@ pub fn pid_alive(pid: i64) -> bool {
     }
 }
 
-fn wait_output_bounded(mut child: Child, limit: Duration) -> Output {
+/// Wait for `child` at most `limit`, killing it then. Its output, and whether it had to be
+/// killed.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> (Output, bool) {
     let deadline = Instant::now() + limit;
+    let mut killed = false;
     while child.try_wait().ok().flatten().is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
+            killed = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    child.wait_with_output().expect("child output")
+    (child.wait_with_output().expect("child output"), killed)
+}
+
+/// [`wait_bounded`]'s output alone.
+pub fn wait_output_bounded(child: Child, limit: Duration) -> Output {
+    wait_bounded(child, limit).0
+}
+
+/// A child whose stdout lines are read on a thread, so a test can wait for them with a
+/// bound (`docker events`, `logs -f`, a pull to interrupt). Killed on drop.
+pub struct LiveLines {
+    child: Child,
+    rx: std::sync::mpsc::Receiver<String>,
+}
+
+impl LiveLines {
+    pub fn spawn(mut cmd: Command) -> LiveLines {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LiveLines { child, rx }
+    }
+
+    /// The next line, waiting at most `limit`.
+    pub fn next_line(&self, limit: Duration) -> Option<String> {
+        self.rx.recv_timeout(limit).ok()
+    }
+
+    /// Lines until `done` says stop (that line included), for at most `limit`.
+    pub fn until(&self, limit: Duration, mut done: impl FnMut(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut got = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Some(l) = self.next_line(left) else { break };
+            let stop = done(&l);
+            got.push(l);
+            if stop {
+                break;
+            }
+        }
+        got
+    }
+}
+
+impl Drop for LiveLines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Poll `f` every 20 ms for at most `limit`; true once it holds.
