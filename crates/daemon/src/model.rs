@@ -171,6 +171,13 @@ pub struct Endpoint {
     pub host_veth: String,
 }
 
+impl Endpoint {
+    /// Docker's 64-hex `EndpointID` for `container`'s endpoint, stable while it lasts.
+    pub fn endpoint_id(&self, container: &str) -> String {
+        crate::engine::derived_id(&[container, "endpoint", &self.host_veth])
+    }
+}
+
 /// Everything persisted about one container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Container {

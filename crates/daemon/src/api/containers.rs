@@ -454,11 +454,7 @@ fn networks_json(engine: &Engine, c: &Container) -> Value {
         ep["IPAddress"] = json!(e.ip);
         ep["IPPrefixLen"] = json!(e.prefix_len);
         ep["NetworkID"] = json!(engine.network_id(&e.network));
-        ep["EndpointID"] = json!(crate::engine::derived_id(&[
-            &c.id,
-            "endpoint",
-            &e.host_veth
-        ]));
+        ep["EndpointID"] = json!(e.endpoint_id(&c.id));
     }
     json!({ mode: ep })
 }
@@ -512,7 +508,7 @@ pub fn inspect_json(engine: &Engine, c: &Container) -> Value {
             "SandboxKey": if s.pid > 0 && c.host_config.network_mode != "host" { format!("/proc/{}/ns/net", s.pid) } else { String::new() },
             "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports_json(c),
             "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
-            "EndpointID": ep.as_ref().map(|e| crate::engine::derived_id(&[&c.id, "endpoint", &e.host_veth])).unwrap_or_default(),
+            "EndpointID": ep.as_ref().map(|e| e.endpoint_id(&c.id)).unwrap_or_default(),
             "Gateway": ep.as_ref().map(|e| e.gateway.clone()).unwrap_or_default(),
             "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "IPAddress": ep.as_ref().map(|e| e.ip.clone()).unwrap_or_default(),

@@ -1,7 +1,10 @@
 //! `/images/...` endpoints. Image names contain `/` and `:`, so everything after `/images/`
 //! is parsed here rather than by the router.
 
+// Image routes in the Docker API that pouchd does not serve yet: 501, never a 404 that
+// reads as "no such image".
 use super::streams::channel_body;
+use super::unimplemented::not_implemented_error as not_implemented;
 use super::{qbool, ApiError, ApiResult, AppState, Query};
 use crate::engine::images::DeleteItem;
 use axum::extract::{Path, State};
@@ -269,15 +272,6 @@ pub async fn get_dispatch(
         return Err(not_implemented("docker search"));
     }
     Err(ApiError(StatusCode::NOT_FOUND, "page not found".into()))
-}
-
-/// Image routes that exist in the Docker API but not in pouchd yet: 501, as the other
-/// not-yet-served routes (`api/unimplemented.rs`); a 404 would read as "no such image".
-fn not_implemented(what: &str) -> ApiError {
-    ApiError(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("{what} is not implemented by pouchd yet"),
-    )
 }
 
 pub async fn post_dispatch(

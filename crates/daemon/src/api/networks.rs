@@ -61,7 +61,7 @@ async fn bridge_containers(engine: &Engine) -> Value {
                 c.id.clone(),
                 json!({
                     "Name": c.name,
-                    "EndpointID": crate::engine::derived_id(&[&c.id, "endpoint", &ep.host_veth]),
+                    "EndpointID": ep.endpoint_id(&c.id),
                     "MacAddress": ep.mac,
                     "IPv4Address": format!("{}/{}", ep.ip, ep.prefix_len),
                     "IPv6Address": ""

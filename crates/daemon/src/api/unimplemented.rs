@@ -65,15 +65,19 @@ const SWARM_ROUTES: &[&str] = &[
 
 const NOT_A_SWARM: &str = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
 
+/// The 501 for `what` (a docker command), also answered by handlers that serve part of a
+/// route family (`api/images.rs`).
+pub fn not_implemented_error(what: &str) -> ApiError {
+    ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("{what} is not implemented by pouchd yet"),
+    )
+}
+
 fn not_implemented(what: &'static str) -> MethodRouter<AppState> {
     // Read the request body first: answering before the client has sent it makes the
     // connection close under the client's write (the CLI then reports a broken pipe).
-    any(move |_body: Bytes| async move {
-        ApiError(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("{what} is not implemented by pouchd yet"),
-        )
-    })
+    any(move |_body: Bytes| async move { not_implemented_error(what) })
 }
 
 /// Add every not-yet-implemented route to `router`.

@@ -185,24 +185,10 @@ impl Engine {
             .map_err(EngineError::InvalidParameter)?;
         merge::check_working_dir(&config.working_dir).map_err(EngineError::InvalidParameter)?;
         let image = self.resolve_image(&config.image)?;
-        if let Some(want) = wanted {
-            let field = |k: &str, default: &str| {
-                image
-                    .config
-                    .get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(default)
-                    .to_string()
-            };
-            let (os, arch) = (field("os", "linux"), field("architecture", "amd64"));
-            if want.os != os || want.arch != arch {
-                // dockerd's 404: the CLI then pulls for that platform, which says what is
-                // missing.
-                return Err(EngineError::NotFound(format!(
-                    "image with reference {} was found but does not match the specified platform: wanted {}/{}, actual: {os}/{arch}",
-                    config.image, want.os, want.arch
-                )));
-            }
+        if let Some(msg) = wanted.and_then(|w| w.mismatch(&image.config, &config.image)) {
+            // dockerd's 404: the CLI then pulls for that platform, which says what is
+            // missing.
+            return Err(EngineError::NotFound(msg));
         }
         let id = random_hex(32);
         let image_env = image.run_config_strings("Env").unwrap_or_default();
@@ -258,34 +244,7 @@ impl Engine {
             .unwrap_or_default();
         labels.extend(config.labels.take().unwrap_or_default());
         config.labels = Some(labels);
-        // The image's exposed ports are the container's too (docker ps shows them).
-        let mut exposed = image
-            .run_config()
-            .get("ExposedPorts")
-            .and_then(|p| p.as_object().cloned())
-            .unwrap_or_default();
-        if let Some(user) = config.extra.get("ExposedPorts").and_then(|p| p.as_object()) {
-            exposed.extend(user.clone());
-        }
-        if !exposed.is_empty() {
-            config
-                .extra
-                .insert("ExposedPorts".into(), serde_json::Value::Object(exposed));
-        }
-        // dockerd's shape: an empty Volumes map is null; OnBuild is always there.
-        if config
-            .extra
-            .get("Volumes")
-            .and_then(|v| v.as_object())
-            .is_some_and(|v| v.is_empty())
-        {
-            config
-                .extra
-                .insert("Volumes".into(), serde_json::Value::Null);
-        }
-        for key in ["Volumes", "OnBuild"] {
-            config.extra.entry(key).or_insert(serde_json::Value::Null);
-        }
+        merge::shape_config_extra(image.run_config(), &mut config.extra);
         let container = Container {
             id: id.clone(),
             name: name.clone(),

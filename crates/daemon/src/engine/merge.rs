@@ -81,6 +81,36 @@ pub fn check_working_dir(dir: &str) -> Result<(), String> {
     }
 }
 
+/// The `Config` keys a new container takes from its image or carries in dockerd's shape:
+/// the image's `ExposedPorts` join the user's (docker ps shows them), an empty `Volumes`
+/// is null, and `Volumes`/`OnBuild` are always present.
+pub fn shape_config_extra(
+    image_run_config: &serde_json::Value,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    use serde_json::Value;
+    let mut exposed = image_run_config
+        .get("ExposedPorts")
+        .and_then(|p| p.as_object().cloned())
+        .unwrap_or_default();
+    if let Some(user) = extra.get("ExposedPorts").and_then(|p| p.as_object()) {
+        exposed.extend(user.clone());
+    }
+    if !exposed.is_empty() {
+        extra.insert("ExposedPorts".into(), Value::Object(exposed));
+    }
+    if extra
+        .get("Volumes")
+        .and_then(|v| v.as_object())
+        .is_some_and(|v| v.is_empty())
+    {
+        extra.insert("Volumes".into(), Value::Null);
+    }
+    for key in ["Volumes", "OnBuild"] {
+        extra.entry(key).or_insert(Value::Null);
+    }
+}
+
 /// An `os[/arch[/variant]]` platform as the create and pull APIs take it (containerd's
 /// `platforms.Parse`, for the values that matter on Linux hosts).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +127,25 @@ const KNOWN_ARCH: &[&str] = &[
 ];
 
 impl Platform {
+    /// dockerd's message when `image_config` (the image's config blob) is for another
+    /// platform; `None` when it matches.
+    pub fn mismatch(&self, image_config: &serde_json::Value, reference: &str) -> Option<String> {
+        let field = |k: &str, default: &str| {
+            image_config
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or(default)
+                .to_string()
+        };
+        let (os, arch) = (field("os", "linux"), field("architecture", "amd64"));
+        (self.os != os || self.arch != arch).then(|| {
+            format!(
+                "image with reference {reference} was found but does not match the specified platform: wanted {}/{}, actual: {os}/{arch}",
+                self.os, self.arch
+            )
+        })
+    }
+
     /// dockerd's words for a value it cannot read.
     pub fn parse(s: &str) -> Result<Platform, String> {
         let bad = || format!("{s:?}: unknown operating system or architecture: invalid argument");
@@ -217,5 +266,30 @@ mod tests {
             "\"bogus\": unknown operating system or architecture: invalid argument"
         );
         assert!(Platform::parse("linux/nope").is_err());
+    }
+
+    #[test]
+    fn config_takes_the_images_ports_and_dockerds_shape() {
+        let image = serde_json::json!({"ExposedPorts": {"80/tcp": {}}});
+        let mut extra = serde_json::json!({"ExposedPorts": {"8080/tcp": {}}, "Volumes": {}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        shape_config_extra(&image, &mut extra);
+        assert_eq!(
+            extra["ExposedPorts"],
+            serde_json::json!({"80/tcp": {}, "8080/tcp": {}})
+        );
+        assert!(extra["Volumes"].is_null() && extra["OnBuild"].is_null());
+        let amd64 = serde_json::json!({"os": "linux", "architecture": "amd64"});
+        let arm = Platform::parse("linux/arm64").unwrap();
+        assert!(arm
+            .mismatch(&amd64, "x")
+            .unwrap()
+            .contains("wanted linux/arm64, actual: linux/amd64"));
+        assert_eq!(
+            Platform::parse("linux").unwrap().mismatch(&amd64, "x"),
+            None
+        );
     }
 }
